@@ -1,0 +1,61 @@
+/**
+ * Antidote's public API: a small autograd engine on WebGPU (WGSL compute shaders).
+ *
+ * ```ts
+ * import { matmul, Tensor } from "./mod.ts";
+ * const a = Tensor.from([1, 2, 3, 4], [2, 2], { requiresGrad: true });
+ * const y = matmul(a, a).sum();
+ * ```
+ *
+ * Importing this module opens the GPU (one device per process). Without a WebGPU adapter the
+ * import still succeeds, and the first tensor op throws an error that says what to install.
+ * @module
+ */
+
+import { initRuntime, rt } from "./src/gpu/runtime.ts";
+
+export { type DType, noGrad, readTensors, type Shape, tidy, Tensor } from "./src/autograd/tensor.ts";
+export * from "./src/autograd/ops/index.ts";
+export {
+  Adam,
+  type AdamOptions,
+  AdamW,
+  clampInPlace,
+  cosineSchedule,
+  linfBall,
+  SGD,
+  type SgdOptions,
+} from "./src/autograd/optim.ts";
+export { NonFiniteError, setNanCheck } from "./src/autograd/nancheck.ts";
+export {
+  type AdapterSummary,
+  GpuDeviceError,
+  GpuUnavailableError,
+  INSTALL_HINT,
+  runWithGpu,
+} from "./src/gpu/device.ts";
+
+/** Opens the GPU (idempotent); rejects with a GpuUnavailableError saying what to install. */
+export async function initGpu(): Promise<void> {
+  await initRuntime();
+}
+
+/** Adapter name, backend hint, features and limits. */
+export async function gpuInfo() {
+  await initRuntime();
+  return rt().gpu.summary;
+}
+
+/** Pool statistics: bytes live, pooled and allocated on the device. */
+export function memoryStats() {
+  return rt().pool.stats();
+}
+
+/** Submits encoded work and waits for the GPU to finish it. */
+export function sync(): Promise<void> {
+  return rt().sync();
+}
+
+// Open the device at import so that Tensor.from works without ceremony; a missing adapter is
+// reported by the first op instead of failing the import.
+await initRuntime().catch(() => {});

@@ -1,0 +1,143 @@
+// Batched matmul with transposed operands. Aligned shapes (K, N multiples of 4) run on the
+// register-tiled kernel (transposed operands are materialised first: a copy is O(n²) against
+// the product's O(n³)); the rest run on the strided kernel, which reads transposes in place.
+
+import {
+  stridedGrid,
+  stridedMatmul,
+  tiledGrid,
+  tiledMatmul,
+  type TileShape,
+} from "../../gpu/shaders/matmul.ts";
+import { record, type Shape, shapeStr, Tensor } from "../tensor.ts";
+import { assertF32, kernel, launch } from "./launch.ts";
+import { sumTo, transpose } from "./movement.ts";
+import { add } from "./elementwise.ts";
+import { noGrad } from "../tensor.ts";
+
+export interface MatmulOptions {
+  /** Use the transpose of a's last two axes. */
+  transA?: boolean;
+  /** Use the transpose of b's last two axes. */
+  transB?: boolean;
+}
+
+/** The register tile chosen for an output of M × N (see bench/matmul.ts for the figures). */
+export function chooseTile(M: number, N: number): TileShape {
+  const TN = N >= 32 ? 32 : N >= 16 ? 16 : 8;
+  const TM = M >= 16 ? 16 : M >= 8 ? 8 : 4;
+  return { TM, TN, WG: 16 };
+}
+
+interface Plan {
+  batch: number;
+  batchShape: number[];
+  M: number;
+  K: number;
+  N: number;
+  aBatched: boolean;
+  bBatched: boolean;
+}
+
+function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Plan {
+  if (a.rank < 2 || b.rank < 2) {
+    throw new Error(`matmul: operands need rank >= 2 (got ${a} and ${b})`);
+  }
+  const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+  const [M, K] = transA ? [ac, ar] : [ar, ac];
+  const [K2, N] = transB ? [bc, br] : [br, bc];
+  if (K !== K2) {
+    throw new Error(
+      `matmul: inner sizes differ: ${shapeStr(a.shape)}${transA ? "ᵀ" : ""} · ` +
+        `${shapeStr(b.shape)}${transB ? "ᵀ" : ""} (${K} vs ${K2})`,
+    );
+  }
+  const ba = a.shape.slice(0, -2), bb = b.shape.slice(0, -2);
+  const aBatched = ba.length > 0, bBatched = bb.length > 0;
+  if (aBatched && bBatched && (ba.length !== bb.length || ba.some((d, i) => d !== bb[i]))) {
+    throw new Error(
+      `matmul: batch axes ${shapeStr(ba)} and ${shapeStr(bb)} differ ` +
+        `(they must match, or one operand must be 2-D)`,
+    );
+  }
+  const batchShape = aBatched ? ba : bb;
+  return { batch: batchShape.reduce((p, d) => p * d, 1), batchShape, M, K, N, aBatched, bBatched };
+}
+
+/** The product without recording. */
+function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  const p = plan(a, b, transA, transB);
+  // A batched a times a 2-D b is one big matmul over the stacked rows.
+  if (p.aBatched && !p.bBatched && !transA) {
+    const a2 = a.view([p.batch * p.M, p.K]);
+    const out2 = matmulRaw(a2, b, false, transB);
+    a2.dispose();
+    const out = out2.view([...p.batchShape, p.M, p.N]);
+    out2.dispose();
+    return out;
+  }
+  const out = Tensor.empty([...p.batchShape, p.M, p.N]);
+  const { M, K, N, batch } = p;
+  if (M * N === 0) return out;
+  if (K % 4 === 0 && N % 4 === 0 && K > 0) {
+    const an = transA ? noGrad(() => transpose(a)) : a;
+    const bn = transB ? noGrad(() => transpose(b)) : b;
+    const tile = chooseTile(M, N);
+    launch(
+      kernel(`tiled_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile)),
+      [an, bn, out],
+      tiledGrid(tile, M, N, batch),
+      (u) => u.u32(M, K, N, p.aBatched ? (M * K) / 4 : 0, p.bBatched ? (K * N) / 4 : 0, (M * N) / 4),
+    );
+    if (an !== a) an.dispose();
+    if (bn !== b) bn.dispose();
+    return out;
+  }
+  // Element (m, k) of op(A) sits at m·aRow + k·aCol.
+  const ac = a.shape[a.rank - 1], bc = b.shape[b.rank - 1];
+  const aRow = transA ? 1 : ac, aCol = transA ? ac : 1;
+  const bRow = transB ? 1 : bc, bCol = transB ? bc : 1;
+  launch(kernel("strided", stridedMatmul), [a, b, out], stridedGrid(M, N, batch), (u) => {
+    u.u32(M, K, N, aRow, aCol, p.aBatched ? M * K : 0, bRow, bCol, p.bBatched ? K * N : 0, M * N);
+  });
+  return out;
+}
+
+/**
+ * Batched matrix product over the last two axes: op(a) · op(b), where op transposes when
+ * `transA`/`transB` is set. Batch axes must match, or one operand must be 2-D.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  assertF32("matmul", a, b);
+  const tA = !!opts.transA, tB = !!opts.transB;
+  const out = matmulRaw(a, b, tA, tB);
+  return record(out, "matmul", [a, b], (g) => {
+    // C = op(A)·op(B): dop(A) = g·op(B)ᵀ, dop(B) = op(A)ᵀ·g; transposed operands swap roles.
+    let da: Tensor | null = null, db: Tensor | null = null;
+    if (a.requiresGrad) {
+      da = tA ? matmulRaw(b, g, tB, true) : matmulRaw(g, b, false, !tB);
+      da = reduceTo(da, a.shape);
+    }
+    if (b.requiresGrad) {
+      db = tB ? matmulRaw(g, a, true, tA) : matmulRaw(a, g, !tA, false);
+      db = reduceTo(db, b.shape);
+    }
+    return [da, db];
+  });
+}
+
+function reduceTo(t: Tensor, shape: Shape): Tensor {
+  if (t.rank === shape.length) return t;
+  const r = sumTo(t, shape);
+  t.dispose();
+  return r;
+}
+
+/** x · wᵀ + bias with w in PyTorch's [out, in] layout (nn.Linear). */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+  const y = matmul(x, w, { transB: true });
+  if (!bias) return y;
+  const out = add(y, bias);
+  if (!out.node && !y.node) y.dispose();
+  return out;
+}

@@ -1,0 +1,189 @@
+// Shape and movement ops. All copies go through the one strided-copy kernel; reshape is free.
+
+import { MAX_RANK, stridesOf } from "../../gpu/shaders/common.ts";
+import { fill, stridedCopy } from "../../gpu/shaders/elementwise.ts";
+import { record, type Shape, shapeStr, sizeOf, Tensor } from "../tensor.ts";
+import { grid1d, kernel, launch, normAxis } from "./launch.ts";
+
+/** dst[dstOff + idx·dstStrides] = src[srcOff + idx·srcStrides] over every idx of `shape`. */
+export function copyStrided(
+  src: Tensor,
+  srcOff: number,
+  srcStrides: readonly number[],
+  dst: Tensor,
+  dstOff: number,
+  dstStrides: readonly number[],
+  shape: Shape,
+): void {
+  if (shape.length > MAX_RANK) throw new Error(`rank ${shape.length} > ${MAX_RANK} unsupported`);
+  const n = sizeOf(shape);
+  if (n === 0) return;
+  launch(kernel("strided_copy", stridedCopy), [src, dst], grid1d(n), (u) => {
+    u.u32(n, shape.length, srcOff, dstOff);
+    u.u32x4(shape, MAX_RANK, 1).u32x4(srcStrides, MAX_RANK).u32x4(dstStrides, MAX_RANK);
+  });
+}
+
+/** Fills t with a value (f32, or the bit pattern of an i32). */
+export function fillInPlace(t: Tensor, value: number): Tensor {
+  const bits = new Uint32Array(new (t.dtype === "f32" ? Float32Array : Int32Array)([value]).buffer);
+  launch(kernel("fill", fill), [t], grid1d(t.size), (u) => u.u32(t.size, bits[0]));
+  return t;
+}
+
+export function full(shape: Shape, value: number): Tensor {
+  return fillInPlace(Tensor.empty(shape), value);
+}
+export const zeros = (shape: Shape): Tensor => full(shape, 0);
+export const ones = (shape: Shape): Tensor => full(shape, 1);
+export const zerosLike = (t: Tensor): Tensor => zeros(t.shape);
+export const onesLike = (t: Tensor): Tensor => ones(t.shape);
+
+/** A new tensor with the same values (not recorded). */
+export function copy(t: Tensor): Tensor {
+  const out = Tensor.empty(t.shape, t.dtype);
+  const s = stridesOf(t.shape);
+  copyStrided(t, 0, s, out, 0, s, t.shape);
+  return out;
+}
+
+function resolveShape(op: string, size: number, shape: Shape): number[] {
+  const out = [...shape];
+  const free = out.indexOf(-1);
+  if (free >= 0) {
+    const rest = out.reduce((p, d, i) => (i === free ? p : p * d), 1);
+    out[free] = rest === 0 ? 0 : size / rest;
+  }
+  if (sizeOf(out) !== size || !out.every(Number.isInteger)) {
+    throw new Error(`${op}: cannot reshape ${size} elements to ${shapeStr(shape)}`);
+  }
+  return out;
+}
+
+/** Same data in a new shape (one dimension may be -1). No copy. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const out = x.view(resolveShape("reshape", x.size, shape));
+  return record(out, "reshape", [x], (g) => [g.view(x.shape)]);
+}
+
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) {
+    throw new Error(`permute: [${perm}] is not a permutation of the ${x.rank} axes of ${x}`);
+  }
+  const inStrides = stridesOf(x.shape);
+  const shape = perm.map((p) => x.shape[p]);
+  const out = Tensor.empty(shape, x.dtype);
+  copyStrided(x, 0, perm.map((p) => inStrides[p]), out, 0, stridesOf(shape), shape);
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return record(out, "permute", [x], (g) => [permute(g, inverse)]);
+}
+
+/** Swaps two axes (default: the last two). */
+export function transpose(x: Tensor, a = -2, b = -1): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const i = normAxis("transpose", a, x.rank), j = normAxis("transpose", b, x.rank);
+  [perm[i], perm[j]] = [perm[j], perm[i]];
+  return permute(x, perm);
+}
+
+/** Elements start..end-1 along `axis` (negative indices count from the end). */
+export function slice(x: Tensor, axis: number, start: number, end?: number): Tensor {
+  const ax = normAxis("slice", axis, x.rank);
+  const dim = x.shape[ax];
+  const s = start < 0 ? start + dim : start;
+  const e = end === undefined ? dim : end < 0 ? end + dim : end;
+  if (s < 0 || e > dim || s > e) {
+    throw new Error(`slice: [${start}, ${end}) is out of range for axis ${axis} of ${x}`);
+  }
+  const shape = x.shape.map((d, i) => (i === ax ? e - s : d));
+  const strides = stridesOf(x.shape);
+  const out = Tensor.empty(shape, x.dtype);
+  copyStrided(x, s * strides[ax], strides, out, 0, stridesOf(shape), shape);
+  return record(out, "slice", [x], (g) => {
+    const dx = zeros(x.shape);
+    copyStrided(g, 0, stridesOf(g.shape), dx, s * strides[ax], strides, g.shape);
+    return [dx];
+  });
+}
+
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new Error("concat: no tensors");
+  const ax = normAxis("concat", axis, xs[0].rank);
+  for (const t of xs) {
+    if (t.rank !== xs[0].rank || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])) {
+      throw new Error(`concat: ${t} does not match ${xs[0]} outside axis ${axis}`);
+    }
+  }
+  const shape = xs[0].shape.map((d, i) => (i === ax ? xs.reduce((p, t) => p + t.shape[ax], 0) : d));
+  const out = Tensor.empty(shape, xs[0].dtype);
+  const outStrides = stridesOf(shape);
+  const starts: number[] = [];
+  let at = 0;
+  for (const t of xs) {
+    starts.push(at);
+    copyStrided(t, 0, stridesOf(t.shape), out, at * outStrides[ax], outStrides, t.shape);
+    at += t.shape[ax];
+  }
+  return record(out, "concat", xs, (g) =>
+    xs.map((t, i) => {
+      const part = Tensor.empty(t.shape);
+      copyStrided(g, starts[i] * outStrides[ax], outStrides, part, 0, stridesOf(t.shape), t.shape);
+      return part;
+    }));
+}
+
+/** Numpy broadcasting of two shapes, or a clear error. */
+export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1, db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} do not broadcast`);
+    }
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** Strides that read a tensor of `shape` broadcast to `outShape` (0 on broadcast axes). */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const s = stridesOf(shape);
+  const lead = outShape.length - shape.length;
+  return outShape.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : s[d - lead]));
+}
+
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  const target = broadcastShapes("broadcastTo", x.shape, shape);
+  if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
+    throw new Error(`broadcastTo: ${x} cannot broadcast to ${shapeStr(shape)}`);
+  }
+  const out = Tensor.empty(shape, x.dtype);
+  copyStrided(x, 0, broadcastStrides(x.shape, shape), out, 0, stridesOf(shape), shape);
+  return record(out, "broadcastTo", [x], (g) => [sumTo(g, x.shape)]);
+}
+
+// sumTo needs the axis reduction; bound late to avoid a module cycle.
+export const late = {
+  sumAxisKeep: (_x: Tensor, _axis: number): Tensor => {
+    throw new Error("reduce ops not loaded");
+  },
+};
+
+/** Sums a broadcast result back to `shape` (the gradient of broadcasting). Not recorded. */
+export function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  let t = g;
+  for (let d = 0; d < g.rank; d++) {
+    const target = d < lead ? 1 : shape[d - lead];
+    if (g.shape[d] === target) continue;
+    if (target !== 1) throw new Error(`sumTo: ${g} cannot reduce to ${shapeStr(shape)}`);
+    const next = late.sumAxisKeep(t, d);
+    if (t !== g) t.dispose();
+    t = next;
+  }
+  const out = t.view(shape);
+  if (t !== g) t.dispose();
+  return out;
+}

@@ -1,0 +1,140 @@
+// Optimisers that update parameters in place on the GPU, schedules, and projections.
+
+import { adamStep, clampInPlace as clampKernel, sgdStep } from "../gpu/shaders/optim.ts";
+import { grid1d, kernel, launch } from "./ops/launch.ts";
+import { fillInPlace } from "./ops/movement.ts";
+import { Tensor } from "./tensor.ts";
+
+/** Clamps a tensor's values in place (not recorded). */
+export function clampInPlace(t: Tensor, lo: number, hi: number): Tensor {
+  launch(kernel("clamp_in_place", clampKernel), [t], grid1d(t.size), (u) => {
+    u.u32(t.size).f32(lo, hi);
+  });
+  return t;
+}
+
+/** A projection onto the L∞ ball of radius eps, for `project` options. */
+export const linfBall = (eps: number) => (p: Tensor): void => void clampInPlace(p, -eps, eps);
+
+export interface OptimizerOptions {
+  lr: number;
+  weightDecay?: number;
+  /** Applied to every parameter after each step (e.g. linfBall(16 / 255)). */
+  project?: (param: Tensor) => void;
+}
+
+abstract class Optimizer {
+  lr: number;
+  stepCount = 0;
+  protected state = new Map<Tensor, Tensor[]>();
+
+  constructor(readonly params: readonly Tensor[], protected opts: OptimizerOptions) {
+    for (const p of params) {
+      if (!p.requiresGrad || p.node) {
+        throw new Error(`optimizer: ${p} is not a leaf tensor that requires grad`);
+      }
+    }
+    this.lr = opts.lr;
+  }
+
+  /** Updates every parameter that has a gradient. */
+  step(): void {
+    this.stepCount++;
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      let st = this.state.get(p);
+      if (!st) {
+        st = this.initState(p).map((t) => fillInPlace(t, 0).keep());
+        this.state.set(p, st);
+      }
+      this.update(p, p.grad, st);
+      this.opts.project?.(p);
+    }
+  }
+
+  /** Frees the gradients (the next backward starts from zero). */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Frees optimiser state. */
+  dispose(): void {
+    for (const st of this.state.values()) for (const t of st) t.dispose();
+    this.state.clear();
+  }
+
+  protected abstract initState(p: Tensor): Tensor[];
+  protected abstract update(p: Tensor, g: Tensor, state: Tensor[]): void;
+}
+
+export interface SgdOptions extends OptimizerOptions {
+  momentum?: number;
+}
+
+/** SGD with momentum and (L2) weight decay, as torch.optim.SGD. */
+export class SGD extends Optimizer {
+  constructor(params: readonly Tensor[], private sgd: SgdOptions) {
+    super(params, sgd);
+  }
+  protected initState(p: Tensor): Tensor[] {
+    return [Tensor.empty(p.shape)];
+  }
+  protected update(p: Tensor, g: Tensor, [m]: Tensor[]): void {
+    const first = this.stepCount === 1 ? 1 : 0;
+    launch(kernel("sgd", sgdStep), [p, g, m], grid1d(p.size), (u) => {
+      u.u32(p.size).f32(this.lr, this.sgd.momentum ?? 0, this.opts.weightDecay ?? 0).u32(first);
+    });
+  }
+}
+
+export interface AdamOptions extends OptimizerOptions {
+  betas?: [number, number];
+  eps?: number;
+}
+
+/** Adam (weight decay added to the gradient), as torch.optim.Adam. */
+export class Adam extends Optimizer {
+  protected decoupled = false;
+  constructor(params: readonly Tensor[], private adam: AdamOptions) {
+    super(params, adam);
+  }
+  protected initState(p: Tensor): Tensor[] {
+    return [Tensor.empty(p.shape), Tensor.empty(p.shape)];
+  }
+  protected update(p: Tensor, g: Tensor, [m, v]: Tensor[]): void {
+    const [b1, b2] = this.adam.betas ?? [0.9, 0.999];
+    const t = this.stepCount;
+    launch(kernel("adam", adamStep), [p, g, m, v], grid1d(p.size), (u) => {
+      u.u32(p.size).f32(this.lr, b1, b2, this.adam.eps ?? 1e-8, this.opts.weightDecay ?? 0);
+      u.f32(1 - b1 ** t, 1 - b2 ** t).u32(this.decoupled ? 1 : 0);
+    });
+  }
+}
+
+/** AdamW: decoupled weight decay (default 0.01), as torch.optim.AdamW. */
+export class AdamW extends Adam {
+  constructor(params: readonly Tensor[], opts: AdamOptions) {
+    super(params, { weightDecay: 0.01, ...opts });
+    this.decoupled = true;
+  }
+}
+
+export interface CosineOptions {
+  baseLr: number;
+  totalSteps: number;
+  warmupSteps?: number;
+  minLr?: number;
+}
+
+/** Linear warm-up to baseLr, then cosine decay to minLr at totalSteps. `step` counts from 0. */
+export function cosineSchedule(o: CosineOptions): (step: number) => number {
+  const warm = o.warmupSteps ?? 0, min = o.minLr ?? 0;
+  return (step: number) => {
+    if (step < warm) return (o.baseLr * (step + 1)) / warm;
+    const t = Math.min(1, (step - warm) / Math.max(1, o.totalSteps - warm));
+    return min + 0.5 * (o.baseLr - min) * (1 + Math.cos(Math.PI * t));
+  };
+}

@@ -1,0 +1,140 @@
+// One WebGPU device per process, asked for with the adapter's full buffer limits.
+// Lost devices and uncaptured validation errors become clear errors at the next sync point.
+
+export class GpuUnavailableError extends Error {
+  override name = "GpuUnavailableError";
+}
+
+export class GpuDeviceError extends Error {
+  override name = "GpuDeviceError";
+}
+
+export const INSTALL_HINT =
+  "Antidote needs a WebGPU adapter. On Linux without a GPU, install Mesa's software drivers: " +
+  "`sudo apt-get install mesa-vulkan-drivers` (Vulkan/lavapipe, fastest) or " +
+  "`sudo apt-get install libegl-mesa0 libgl1-mesa-dri` (OpenGL/llvmpipe). " +
+  "On macOS (Metal) and Windows (D3D12) the system driver serves. " +
+  "Run `deno run -A scripts/gpu-info.ts` to see what Deno finds.";
+
+export interface AdapterSummary {
+  description: string;
+  vendor: string;
+  architecture: string;
+  backend: string;
+  isFallbackAdapter: boolean;
+  isSoftware: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export interface Gpu {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  summary: AdapterSummary;
+}
+
+let current: Promise<Gpu> | null = null;
+let lost: string | null = null;
+const pendingErrors: string[] = [];
+
+/** The process-wide GPU. The first call asks for the adapter and device. */
+export function getGpu(): Promise<Gpu> {
+  if (!current) current = openGpu();
+  return current;
+}
+
+/** Throws if the device was lost or an uncaptured GPU error happened since the last check. */
+export function throwIfGpuFailed(context: string): void {
+  if (lost !== null) throw new GpuDeviceError(`GPU device lost (${lost}) during ${context}`);
+  if (pendingErrors.length) {
+    const msgs = pendingErrors.splice(0).join("\n  ");
+    throw new GpuDeviceError(`GPU error during ${context}:\n  ${msgs}`);
+  }
+}
+
+/** Records an error to be thrown at the next sync point (used for asynchronous GPU errors). */
+export function reportGpuError(message: string): void {
+  if (pendingErrors.length < 20) pendingErrors.push(message);
+}
+
+/** Vulkan's loader complains on every start without XDG_RUNTIME_DIR; give it a private one. */
+function ensureRuntimeDir(): void {
+  try {
+    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/antidote-xdg-${Deno.uid() ?? 0}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // without env or write permission the message is only noise; carry on
+  }
+}
+
+async function openGpu(): Promise<Gpu> {
+  ensureRuntimeDir();
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) {
+    throw new GpuUnavailableError(`navigator.gpu is missing in this runtime. ${INSTALL_HINT}`);
+  }
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    throw new GpuUnavailableError(`requestAdapter failed (${(e as Error).message}). ${INSTALL_HINT}`);
+  }
+  if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter was found. ${INSTALL_HINT}`);
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+    maxBufferSize: adapter.limits.maxBufferSize,
+    maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
+  };
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (adapter.features.has("shader-f16")) requiredFeatures.push("shader-f16");
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  device.lost.then((info) => {
+    lost = `${info.reason}: ${info.message}`;
+  });
+  device.addEventListener("uncapturederror", (ev) => {
+    reportGpuError((ev as GPUUncapturedErrorEvent).error.message);
+  });
+  return { device, adapter, summary: summarise(adapter) };
+}
+
+function summarise(adapter: GPUAdapter): AdapterSummary {
+  const info = adapter.info;
+  const description = info.description || info.device || "unknown adapter";
+  // Deno does not expose the backend; the environment variable that selects it is the best hint.
+  const backend = Deno.env.get("DENO_WEBGPU_BACKEND") ?? "default (Vulkan, else GL)";
+  const fallback = (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    false;
+  const isSoftware = fallback || /llvmpipe|lavapipe|swiftshader|software|warp/i.test(description);
+  const limits: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const v = (adapter.limits as unknown as Record<string, unknown>)[key];
+    if (typeof v === "number") limits[key] = v;
+  }
+  return {
+    description,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    backend,
+    isFallbackAdapter: fallback,
+    isSoftware,
+    features: [...adapter.features].sort(),
+    limits,
+  };
+}
+
+/** Runs `main`, turning a missing GPU into one clear line on stderr and exit code 2. */
+export async function runWithGpu(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    if (e instanceof GpuUnavailableError || e instanceof GpuDeviceError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,180 @@
+// Elementwise kernels: unary ops as a table (forward and backward side by side), binary and
+// ternary ops with broadcasting through strides, a general strided copy, fill.
+
+import type { Kernel } from "../runtime.ts";
+import { at8, main1d, storage, uniforms } from "./common.ts";
+
+/**
+ * Unary ops. `fwd` is an expression in `x` and the scalar parameters `p0`, `p1`;
+ * `bwd` gives dL/dx from `x`, the forward output `y`, the incoming gradient `dy`, and p0/p1.
+ */
+export const UNARY = {
+  neg: { fwd: "-x", bwd: "-dy" },
+  exp: { fwd: "exp(x)", bwd: "dy * y" },
+  log: { fwd: "log(x)", bwd: "dy / x" },
+  sqrt: { fwd: "sqrt(x)", bwd: "dy * 0.5 / y" },
+  pow: { fwd: "powf(x, p0)", bwd: "dy * p0 * powf(x, p0 - 1.0)" },
+  tanh: { fwd: "tanhf(x)", bwd: "dy * (1.0 - y * y)" },
+  sigmoid: { fwd: "sigm(x)", bwd: "dy * y * (1.0 - y)" },
+  relu: { fwd: "max(x, 0.0)", bwd: "select(0.0, dy, x > 0.0)" },
+  quickGelu: {
+    fwd: "x * sigm(1.702 * x)",
+    bwd: "dy * (sigm(1.702 * x) + 1.702 * x * sigm(1.702 * x) * (1.0 - sigm(1.702 * x)))",
+  },
+  gelu: {
+    fwd: "0.5 * x * (1.0 + erff(x * 0.70710678118654752))",
+    bwd: "dy * (0.5 * (1.0 + erff(x * 0.70710678118654752)) + " +
+      "x * exp(-0.5 * x * x) * 0.39894228040143268)",
+  },
+  clamp: { fwd: "clamp(x, p0, p1)", bwd: "select(0.0, dy, x >= p0 && x <= p1)" },
+  affine: { fwd: "x * p0 + p1", bwd: "dy * p0" },
+} as const;
+
+export type UnaryName = keyof typeof UNARY;
+
+// tanh and sigmoid written to stay finite for large |x|; erf by Abramowitz-Stegun 7.1.26
+// (|error| < 1.5e-7); pow of a negative base with an integral exponent, as PyTorch does.
+const MATH = `
+fn sigm(x: f32) -> f32 {
+  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+  let e = exp(x);
+  return e / (1.0 + e);
+}
+fn tanhf(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn erff(x: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(x) * (1.0 - poly * exp(-x * x));
+}
+fn powf(x: f32, p: f32) -> f32 {
+  if (p == 0.0) { return 1.0; }
+  if (x >= 0.0) { return pow(x, p); }
+  if (floor(p) != p) { return bitcast<f32>(0x7fc00000u); }
+  let r = pow(-x, p);
+  return select(r, -r, (i32(p) & 1) == 1);
+}`;
+
+export function unaryForward(name: UnaryName): Kernel {
+  return {
+    name: `${name}.forward`,
+    bindings: ["read", "rw"],
+    code: `${uniforms("n: u32", "p0: f32", "p1: f32")}
+${storage(["X", "f32", "read"], ["Y", "f32", "rw"])}
+${MATH}
+${main1d(`  let x = X[i]; let p0 = u.p0; let p1 = u.p1;\n  Y[i] = ${UNARY[name].fwd};`)}`,
+  };
+}
+
+export function unaryBackward(name: UnaryName): Kernel {
+  return {
+    name: `${name}.backward`,
+    bindings: ["read", "read", "read", "rw"],
+    code: `${uniforms("n: u32", "p0: f32", "p1: f32")}
+${storage(["X", "f32", "read"], ["Yv", "f32", "read"], ["DY", "f32", "read"], ["DX", "f32", "rw"])}
+${MATH}
+${
+      main1d(
+        `  let x = X[i]; let y = Yv[i]; let dy = DY[i]; let p0 = u.p0; let p1 = u.p1;
+  _ = y; _ = p1;
+  DX[i] = ${UNARY[name].bwd};`,
+      )
+    }`,
+  };
+}
+
+export const BINARY = {
+  add: "a + b",
+  sub: "a - b",
+  mul: "a * b",
+  div: "a / b",
+  eq: "select(0.0, 1.0, a == b)",
+  gt: "select(0.0, 1.0, a > b)",
+} as const;
+export type BinaryName = keyof typeof BINARY;
+
+const BCAST_UNIFORMS = uniforms(
+  "n: u32",
+  "rank: u32",
+  "shape: array<vec4u, 2>",
+  "sa: array<vec4u, 2>",
+  "sb: array<vec4u, 2>",
+  "sc: array<vec4u, 2>",
+);
+
+/** Offsets of flat output index i into inputs with strides sa, sb (and sc), by decomposition. */
+function offsets(names: string[]): string {
+  const decl = names.map((s) => `  var o${s} = 0u;`).join("\n");
+  const acc = names.map((s) => `o${s} += c * ${at8(s, "d")};`).join(" ");
+  return `${decl}
+  var rem = i;
+  for (var k = 0u; k < u.rank; k++) {
+    let d = u.rank - 1u - k;
+    let dim = ${at8("shape", "d")};
+    let c = rem % dim;
+    rem = rem / dim;
+    ${acc}
+  }`;
+}
+
+/** out = a (op) b; `broadcast` false when both inputs already have the output's shape. */
+export function binary(name: BinaryName, broadcast: boolean): Kernel {
+  const body = broadcast
+    ? `${offsets(["sa", "sb"])}\n  let a = A[osa]; let b = B[osb];\n  C[i] = ${BINARY[name]};`
+    : `  let a = A[i]; let b = B[i];\n  C[i] = ${BINARY[name]};`;
+  return {
+    name: `${name}.${broadcast ? "bcast" : "same"}`,
+    bindings: ["read", "read", "rw"],
+    code: `${BCAST_UNIFORMS}
+${storage(["A", "f32", "read"], ["B", "f32", "read"], ["C", "f32", "rw"])}
+${main1d(body)}`,
+  };
+}
+
+/** out = cond != 0 ? a : b, all three broadcast to the output. */
+export function where(): Kernel {
+  return {
+    name: "where.forward",
+    bindings: ["read", "read", "read", "rw"],
+    code: `${BCAST_UNIFORMS}
+${storage(["Cd", "f32", "read"], ["A", "f32", "read"], ["B", "f32", "read"], ["Out", "f32", "rw"])}
+${main1d(`${offsets(["sa", "sb", "sc"])}\n  Out[i] = select(B[osc], A[osb], Cd[osa] != 0.0);`)}`,
+  };
+}
+
+/**
+ * The one movement kernel: for every index of `shape`, dst[dstOff + idx·dstStrides] =
+ * src[srcOff + idx·srcStrides]. Serves permute, slice, broadcast, concat and their gradients.
+ * Copies 32-bit words, so it moves f32 and i32 alike.
+ */
+export function stridedCopy(): Kernel {
+  return {
+    name: "strided_copy",
+    bindings: ["read", "rw"],
+    code: `${
+      uniforms(
+        "n: u32",
+        "rank: u32",
+        "srcOff: u32",
+        "dstOff: u32",
+        "shape: array<vec4u, 2>",
+        "sa: array<vec4u, 2>",
+        "sb: array<vec4u, 2>",
+      )
+    }
+${storage(["Src", "u32", "read"], ["Dst", "u32", "rw"])}
+${main1d(`${offsets(["sa", "sb"])}\n  Dst[u.dstOff + osb] = Src[u.srcOff + osa];`)}`,
+  };
+}
+
+export function fill(): Kernel {
+  return {
+    name: "fill",
+    bindings: ["rw"],
+    code: `${uniforms("n: u32", "value: u32")}
+${storage(["Y", "u32", "rw"])}
+${main1d(`  Y[i] = u.value;`)}`,
+  };
+}

@@ -1,0 +1,83 @@
+// Optimiser updates, in place on the parameter and its state (one invocation per element).
+// Scalars that depend on the step (bias corrections, scheduled lr) come in the uniform.
+
+import type { Kernel } from "../runtime.ts";
+import { main1d, storage, uniforms } from "./common.ts";
+
+/** PyTorch SGD: d = g + wd·p; m = μ·m + d (m = d at step 1); p -= lr·m (nesterov off). */
+export function sgdStep(): Kernel {
+  return {
+    name: "optim.sgd",
+    bindings: ["rw", "read", "rw"],
+    code: `${uniforms("n: u32", "lr: f32", "momentum: f32", "wd: f32", "first: u32")}
+${storage(["P", "f32", "rw"], ["G", "f32", "read"], ["Mom", "f32", "rw"])}
+${
+      main1d(`  let d = G[i] + u.wd * P[i];
+  var m = d;
+  if (u.momentum != 0.0 && u.first == 0u) { m = u.momentum * Mom[i] + d; }
+  Mom[i] = m;
+  P[i] = P[i] - u.lr * m;`)
+    }`,
+  };
+}
+
+/** Adam (decoupled = 0: wd added to g) or AdamW (decoupled = 1: p -= lr·wd·p first). */
+export function adamStep(): Kernel {
+  return {
+    name: "optim.adam",
+    bindings: ["rw", "read", "rw", "rw"],
+    code: `${
+      uniforms(
+        "n: u32",
+        "lr: f32",
+        "b1: f32",
+        "b2: f32",
+        "eps: f32",
+        "wd: f32",
+        "bc1: f32",
+        "bc2: f32",
+        "decoupled: u32",
+      )
+    }
+${storage(["P", "f32", "rw"], ["G", "f32", "read"], ["M1", "f32", "rw"], ["M2", "f32", "rw"])}
+${
+      main1d(`  var p = P[i];
+  var g = G[i];
+  if (u.decoupled != 0u) { p = p * (1.0 - u.lr * u.wd); } else { g = g + u.wd * p; }
+  let m = u.b1 * M1[i] + (1.0 - u.b1) * g;
+  let v = u.b2 * M2[i] + (1.0 - u.b2) * g * g;
+  M1[i] = m;
+  M2[i] = v;
+  P[i] = p - u.lr * (m / u.bc1) / (sqrt(v / u.bc2) + u.eps);`)
+    }`,
+  };
+}
+
+/** p = clamp(p, lo, hi): projection onto an L∞ ball (or any box) after a step. */
+export function clampInPlace(): Kernel {
+  return {
+    name: "optim.clamp_in_place",
+    bindings: ["rw"],
+    code: `${uniforms("n: u32", "lo: f32", "hi: f32")}
+${storage(["P", "f32", "rw"])}
+${main1d(`  P[i] = clamp(P[i], u.lo, u.hi);`)}`,
+  };
+}
+
+/** Sets flags[slot] = 1 if any of the n words is a NaN or Inf bit pattern (debug mode). */
+export function nonFiniteCheck(): Kernel {
+  return {
+    name: "debug.non_finite_check",
+    bindings: ["read", "rw"],
+    code: `${uniforms("n: u32", "slot: u32")}
+${storage(["X", "u32", "read"], ["Flags", "u32", "rw"])}
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_id) l: vec3u) {
+  var bad = 0u;
+  for (var i = l.x; i < u.n; i += 64u) {
+    if ((X[i] & 0x7f800000u) == 0x7f800000u) { bad = 1u; }
+  }
+  if (bad != 0u) { Flags[u.slot] = 1u; }
+}`,
+  };
+}
