@@ -14,7 +14,14 @@
 
 import { initRuntime, rt } from "./src/gpu/runtime.ts";
 
-export { type DType, noGrad, readTensors, type Shape, tidy, Tensor } from "./src/autograd/tensor.ts";
+export {
+  type DType,
+  noGrad,
+  readTensors,
+  type Shape,
+  Tensor,
+  tidy,
+} from "./src/autograd/tensor.ts";
 export * from "./src/autograd/ops/index.ts";
 export {
   Adam,

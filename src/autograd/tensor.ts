@@ -154,7 +154,9 @@ export class Tensor {
   }
 
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`item() needs one element, tensor is ${shapeStr(this.shape)}`);
+    if (this.size !== 1) {
+      throw new Error(`item() needs one element, tensor is ${shapeStr(this.shape)}`);
+    }
     return (await this.toArray())[0];
   }
 
@@ -198,8 +200,8 @@ type Returned = Tensor | readonly Returned[] | { [k: string]: Returned } | void 
 
 function collect(x: unknown, out: Set<Tensor>): void {
   if (x instanceof Tensor) out.add(x);
-  else if (Array.isArray(x)) for (const v of x) collect(v, out);
-  else if (x && typeof x === "object") for (const v of Object.values(x)) collect(v, out);
+  else if (Array.isArray(x)) { for (const v of x) collect(v, out); }
+  else if (x && typeof x === "object") { for (const v of Object.values(x)) collect(v, out); }
 }
 
 /**

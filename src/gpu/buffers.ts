@@ -82,7 +82,9 @@ export class BufferPool {
 
   release(buffer: GPUBuffer): void {
     const cls = this.#classOf.get(buffer);
-    if (cls === undefined) throw new Error("BufferPool.release: buffer does not belong to the pool");
+    if (cls === undefined) {
+      throw new Error("BufferPool.release: buffer does not belong to the pool");
+    }
     let list = this.#free.get(cls);
     if (!list) this.#free.set(cls, list = []);
     list.push({ buffer, releasedInEpoch: this.epoch });

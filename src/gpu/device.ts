@@ -78,7 +78,9 @@ async function openGpu(): Promise<Gpu> {
   try {
     adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch (e) {
-    throw new GpuUnavailableError(`requestAdapter failed (${(e as Error).message}). ${INSTALL_HINT}`);
+    throw new GpuUnavailableError(
+      `requestAdapter failed (${(e as Error).message}). ${INSTALL_HINT}`,
+    );
   }
   if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter was found. ${INSTALL_HINT}`);
   const requiredLimits: Record<string, number> = {

@@ -6,7 +6,7 @@
 // from a per-batch arena, @binding(1..n) are storage buffers in the order the kernel lists.
 
 import { BufferPool } from "./buffers.ts";
-import { type Gpu, getGpu, GpuDeviceError, reportGpuError, throwIfGpuFailed } from "./device.ts";
+import { getGpu, type Gpu, GpuDeviceError, reportGpuError, throwIfGpuFailed } from "./device.ts";
 
 export type Access = "read" | "rw";
 
@@ -55,7 +55,9 @@ export class UniformWriter {
   u32x4(vs: readonly number[], len: number, pad = 0): this {
     this.align16();
     const n = Math.ceil(len / 4) * 4;
-    for (let i = 0; i < n; i++) this.#view.setUint32(this.#next(), i < vs.length ? vs[i] : pad, true);
+    for (let i = 0; i < n; i++) {
+      this.#view.setUint32(this.#next(), i < vs.length ? vs[i] : pad, true);
+    }
     return this;
   }
   #next(): number {

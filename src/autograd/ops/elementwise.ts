@@ -84,7 +84,12 @@ export function add(a: Operand, b: Operand): Tensor {
   const s = scalarCase(a, b, (t, v) => affine(t, 1, v), (v, t) => affine(t, 1, v));
   if (s) return s;
   const [x, y] = [a as Tensor, b as Tensor];
-  return record(binaryOp("add", x, y), "add", [x, y], (g) => [sumTo(g, x.shape), sumTo(g, y.shape)]);
+  return record(
+    binaryOp("add", x, y),
+    "add",
+    [x, y],
+    (g) => [sumTo(g, x.shape), sumTo(g, y.shape)],
+  );
 }
 
 export function sub(a: Operand, b: Operand): Tensor {

@@ -87,7 +87,8 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
       kernel(`tiled_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile)),
       [an, bn, out],
       tiledGrid(tile, M, N, batch),
-      (u) => u.u32(M, K, N, p.aBatched ? (M * K) / 4 : 0, p.bBatched ? (K * N) / 4 : 0, (M * N) / 4),
+      (u) =>
+        u.u32(M, K, N, p.aBatched ? (M * K) / 4 : 0, p.bBatched ? (K * N) / 4 : 0, (M * N) / 4),
     );
     if (an !== a) an.dispose();
     if (bn !== b) bn.dispose();

@@ -63,7 +63,12 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
   const uni = (u: { u32(...v: number[]): { f32(v: number): unknown } }) => u.u32(rows, N).f32(eps);
-  launch(kernel("ln.fwd", layerNormForward), [x, weight, bias, y, stats], grid1d(rows, ROW_WG), uni);
+  launch(
+    kernel("ln.fwd", layerNormForward),
+    [x, weight, bias, y, stats],
+    grid1d(rows, ROW_WG),
+    uni,
+  );
   const out = record(y, "layerNorm", [x, weight, bias], (dy) => {
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (x.requiresGrad) {

@@ -42,10 +42,10 @@ export function adamStep(): Kernel {
 ${storage(["P", "f32", "rw"], ["G", "f32", "read"], ["M1", "f32", "rw"], ["M2", "f32", "rw"])}
 ${
       main1d(`  var p = P[i];
-  var g = G[i];
-  if (u.decoupled != 0u) { p = p * (1.0 - u.lr * u.wd); } else { g = g + u.wd * p; }
-  let m = u.b1 * M1[i] + (1.0 - u.b1) * g;
-  let v = u.b2 * M2[i] + (1.0 - u.b2) * g * g;
+  var gr = G[i]; // not \`g\`: that names main1d's global_invocation_id
+  if (u.decoupled != 0u) { p = p * (1.0 - u.lr * u.wd); } else { gr = gr + u.wd * p; }
+  let m = u.b1 * M1[i] + (1.0 - u.b1) * gr;
+  let v = u.b2 * M2[i] + (1.0 - u.b2) * gr * gr;
   M1[i] = m;
   M2[i] = v;
   P[i] = p - u.lr * (m / u.bc1) / (sqrt(v / u.bc2) + u.eps);`)

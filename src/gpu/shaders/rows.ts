@@ -198,7 +198,13 @@ export function l2NormalizeBackward(): Kernel {
     name: "l2_normalize.backward",
     bindings: ["read", "read", "read", "rw"],
     code: `${L2_U}
-${storage(["Y", "f32", "read"], ["Norm", "f32", "read"], ["DY", "f32", "read"], ["DX", "f32", "rw"])}
+${
+      storage(["Y", "f32", "read"], ["Norm", "f32", "read"], ["DY", "f32", "read"], [
+        "DX",
+        "f32",
+        "rw",
+      ])
+    }
 ${
       main1d(
         `  let base = i * u.N;
@@ -225,7 +231,13 @@ export function crossEntropyForward(): Kernel {
     name: "cross_entropy.forward",
     bindings: ["read", "read", "rw", "rw"],
     code: `${CE_U}
-${storage(["X", "f32", "read"], ["Label", "i32", "read"], ["Loss", "f32", "rw"], ["Lse", "f32", "rw"])}
+${
+      storage(["X", "f32", "read"], ["Label", "i32", "read"], ["Loss", "f32", "rw"], [
+        "Lse",
+        "f32",
+        "rw",
+      ])
+    }
 ${
       main1d(
         `  let base = i * u.N;
