@@ -113,6 +113,11 @@ export class Runtime {
     });
   }
 
+  /** Pipelines compiled so far (one per kernel variant, whatever the shapes). */
+  get pipelineCount(): number {
+    return this.#pipelines.size;
+  }
+
   get maxBinding(): number {
     return this.device.limits.maxStorageBufferBindingSize;
   }
