@@ -2,9 +2,11 @@
  * Antidote's public API: a small autograd engine on WebGPU (WGSL compute shaders).
  *
  * ```ts
- * import { matmul, Tensor } from "./mod.ts";
+ * import { matmul, sum, Tensor } from "./mod.ts";
  * const a = Tensor.from([1, 2, 3, 4], [2, 2], { requiresGrad: true });
- * const y = matmul(a, a).sum();
+ * const y = sum(matmul(a, a));
+ * y.backward();
+ * console.log(await a.grad!.toArray());
  * ```
  *
  * Importing this module opens the GPU (one device per process). Without a WebGPU adapter the

@@ -25,8 +25,11 @@ export interface OptimizerOptions {
 
 abstract class Optimizer {
   lr: number;
+  /** Calls to step() so far. */
   stepCount = 0;
   protected state = new Map<Tensor, Tensor[]>();
+  /** Steps each parameter has taken (PyTorch counts per parameter for Adam's bias correction). */
+  protected paramSteps = new Map<Tensor, number>();
 
   constructor(readonly params: readonly Tensor[], protected opts: OptimizerOptions) {
     for (const p of params) {
@@ -47,7 +50,9 @@ abstract class Optimizer {
         st = this.initState(p).map((t) => fillInPlace(t, 0).keep());
         this.state.set(p, st);
       }
-      this.update(p, p.grad, st);
+      const t = (this.paramSteps.get(p) ?? 0) + 1;
+      this.paramSteps.set(p, t);
+      this.update(p, p.grad, st, t);
       this.opts.project?.(p);
     }
   }
@@ -64,10 +69,11 @@ abstract class Optimizer {
   dispose(): void {
     for (const st of this.state.values()) for (const t of st) t.dispose();
     this.state.clear();
+    this.paramSteps.clear();
   }
 
   protected abstract initState(p: Tensor): Tensor[];
-  protected abstract update(p: Tensor, g: Tensor, state: Tensor[]): void;
+  protected abstract update(p: Tensor, g: Tensor, state: Tensor[], t: number): void;
 }
 
 export interface SgdOptions extends OptimizerOptions {
@@ -82,8 +88,8 @@ export class SGD extends Optimizer {
   protected initState(p: Tensor): Tensor[] {
     return [Tensor.empty(p.shape)];
   }
-  protected update(p: Tensor, g: Tensor, [m]: Tensor[]): void {
-    const first = this.stepCount === 1 ? 1 : 0;
+  protected update(p: Tensor, g: Tensor, [m]: Tensor[], t: number): void {
+    const first = t === 1 ? 1 : 0;
     launch(kernel("sgd", sgdStep), [p, g, m], grid1d(p.size), (u) => {
       u.u32(p.size).f32(this.lr, this.sgd.momentum ?? 0, this.opts.weightDecay ?? 0).u32(first);
     });
@@ -104,9 +110,8 @@ export class Adam extends Optimizer {
   protected initState(p: Tensor): Tensor[] {
     return [Tensor.empty(p.shape), Tensor.empty(p.shape)];
   }
-  protected update(p: Tensor, g: Tensor, [m, v]: Tensor[]): void {
+  protected update(p: Tensor, g: Tensor, [m, v]: Tensor[], t: number): void {
     const [b1, b2] = this.adam.betas ?? [0.9, 0.999];
-    const t = this.stepCount;
     launch(kernel("adam", adamStep), [p, g, m, v], grid1d(p.size), (u) => {
       u.u32(p.size).f32(this.lr, b1, b2, this.adam.eps ?? 1e-8, this.opts.weightDecay ?? 0);
       u.f32(1 - b1 ** t, 1 - b2 ** t).u32(this.decoupled ? 1 : 0);

@@ -254,6 +254,13 @@ function topoOrder(root: Tensor): Tensor[] {
       top[1]++;
       const child = inputs[i];
       if (child.requiresGrad && !seen.has(child)) {
+        if (child.disposed) {
+          // Its gradient would land on a dead tensor and the leaves behind it would get none.
+          throw new Error(
+            `backward() from ${root}: ${child} on the path to the leaves was disposed ` +
+              `(did a tidy() end between the forward pass and backward()?)`,
+          );
+        }
         seen.add(child);
         stack.push([child, 0]);
       }
