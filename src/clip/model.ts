@@ -67,14 +67,6 @@ interface BlockParams {
   proj: LinearParams;
 }
 
-function transposeHost(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  }
-  return out;
-}
-
 export class Clip {
   readonly config: ClipArch;
   /** Every parameter by its OpenAI state-dict name (frozen unless made trainable). */
