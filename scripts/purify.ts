@@ -12,8 +12,8 @@ import {
   linear,
   readTensors,
   runWithGpu,
-  Tensor,
   tanh,
+  Tensor,
   tidy,
 } from "../mod.ts";
 
@@ -92,7 +92,11 @@ await runWithGpu(async () => {
       if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step}`);
       const el = (performance.now() - t0) / 1000;
       const eta = (el / step) * (steps - step);
-      console.error(`step ${step}/${steps}  loss ${loss.toFixed(4)}  ${el.toFixed(1)} s  ETA ${eta.toFixed(1)} s`);
+      console.error(
+        `step ${step}/${steps}  loss ${loss.toFixed(4)}  ${el.toFixed(1)} s  ETA ${
+          eta.toFixed(1)
+        } s`,
+      );
     }
     l.dispose();
   }
@@ -103,7 +107,9 @@ await runWithGpu(async () => {
     }),
   ]);
   let correct = 0;
-  for (let i = 0; i < N; i++) correct += (logits[2 * i + 1] > logits[2 * i] ? 1 : 0) === ys[i] ? 1 : 0;
+  for (let i = 0; i < N; i++) {
+    correct += (logits[2 * i + 1] > logits[2 * i] ? 1 : 0) === ys[i] ? 1 : 0;
+  }
   const seconds = (performance.now() - t0) / 1000;
   console.log(
     JSON.stringify({

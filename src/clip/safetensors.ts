@@ -1,0 +1,570 @@
+// Safetensors reader and writer (https://github.com/huggingface/safetensors, format section).
+//
+// File layout: an 8-byte little-endian header length N, N bytes of JSON
+// `{"__metadata__": {str: str}?, name: {dtype, shape, data_offsets: [begin, end]}, ...}`
+// (padded with spaces), then the data area; offsets are relative to the data area.
+//
+// The reader keeps one copy of the file and hands out views into it; every malformed field is
+// an Error naming the file, the tensor and what was expected. The writer matches the Python
+// library's byte layout (tensors by descending dtype size, then by name; header padded to 8
+// bytes) and writes atomically (temp file in the same directory, then rename).
+
+import { basename, dirname, join } from "node:path";
+
+export const DTYPE_BYTES = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
+} as const;
+
+export type SafeDType = keyof typeof DTYPE_BYTES;
+
+export interface SafeTensor {
+  dtype: SafeDType;
+  shape: number[];
+  /** Little-endian element bytes: a view into the file's buffer, not a copy. */
+  bytes: Uint8Array;
+}
+
+export interface Safetensors {
+  metadata: Record<string, string> | null;
+  /** In data-offset order (the order of the file's data area). */
+  tensors: Map<string, SafeTensor>;
+}
+
+export interface ReadOptions {
+  /** What error messages call the source (default: the path, or "<safetensors bytes>"). */
+  name?: string;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+function requireLittleEndian(): void {
+  if (!LITTLE_ENDIAN) throw new Error("safetensors: big-endian hosts are not supported");
+}
+
+const isDType = (d: unknown): d is SafeDType =>
+  typeof d === "string" && Object.hasOwn(DTYPE_BYTES, d);
+const fmtShape = (s: readonly unknown[]) => `[${s.join(", ")}]`;
+const isCount = (v: unknown): v is number =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/** Product of a shape (1 for a scalar). */
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
+}
+
+// ---- reader --------------------------------------------------------------------------------
+
+/** Reads a .safetensors file (one buffer of the file's size; tensors are views into it) or parses bytes. */
+export async function readSafetensors(
+  src: string | Uint8Array,
+  opts: ReadOptions = {},
+): Promise<Safetensors> {
+  if (typeof src !== "string") return parseSafetensors(src, opts.name ?? "<safetensors bytes>");
+  let bytes: Uint8Array;
+  try {
+    bytes = await readWholeFile(src);
+  } catch (e) {
+    throw new Error(`${opts.name ?? src}: cannot read safetensors file: ${errText(e)}`, {
+      cause: e,
+    });
+  }
+  return parseSafetensors(bytes, opts.name ?? src);
+}
+
+/** One allocation of the file's size, filled by reads (Deno.readFile grows its buffer: ~6× slower). */
+async function readWholeFile(path: string): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array((await file.stat()).size);
+  let off = 0;
+  while (off < buf.length) {
+    const n = await file.read(buf.subarray(off));
+    if (n === null) break; // the file shrank meanwhile: parse what is there
+    off += n;
+  }
+  return off === buf.length ? buf : buf.subarray(0, off);
+}
+
+/** Parses and validates safetensors bytes; `name` labels error messages. */
+export function parseSafetensors(bytes: Uint8Array, name: string): Safetensors {
+  const fail = (msg: string): never => {
+    throw new Error(`${name}: ${msg}`);
+  };
+  const size = bytes.byteLength;
+  if (size < 8) {
+    fail(`truncated safetensors file: ${size} bytes; expected at least 8 (the header length)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
+  const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (headerLen > size - 8) {
+    fail(
+      `header length ${headerLen} runs past the end of the file (${size} bytes); expected at ` +
+        `most ${size - 8} (truncated file, or not a safetensors file)`,
+    );
+  }
+  let header: unknown;
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid UTF-8 JSON (${errText(e)}); expected a JSON object`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    fail(`header is ${jsonKind(header)}; expected a JSON object of tensor entries`);
+  }
+  const dataStart = 8 + headerLen;
+  const dataLen = size - dataStart;
+  let metadata: Record<string, string> | null = null;
+  const entries: { key: string; dtype: SafeDType; shape: number[]; begin: number; end: number }[] =
+    [];
+  for (const [key, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (key === "__metadata__") {
+      metadata = checkMetadata(raw, name);
+      continue;
+    }
+    const at = `tensor "${key}"`;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+      fail(`${at}: entry is ${jsonKind(raw)}; expected {dtype, shape, data_offsets}`);
+    }
+    const { dtype, shape, data_offsets: offs } = raw as Record<string, unknown>;
+    if (!isDType(dtype)) {
+      fail(
+        `${at}: unknown dtype ${JSON.stringify(dtype)}; expected one of ` +
+          Object.keys(DTYPE_BYTES).join(", "),
+      );
+    }
+    if (!Array.isArray(shape) || !shape.every(isCount)) {
+      fail(`${at}: shape ${JSON.stringify(shape)} is invalid; expected non-negative integers`);
+    }
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
+      fail(`${at}: data_offsets ${JSON.stringify(offs)}; expected [begin, end] byte offsets`);
+    }
+    const [begin, end] = offs as number[];
+    const d = dtype as SafeDType, s = shape as number[];
+    if (begin > end) fail(`${at}: data_offsets [${begin}, ${end}]; expected begin <= end`);
+    if (end > dataLen) {
+      fail(
+        `${at}: data_offsets [${begin}, ${end}] run past the data area (${dataLen} bytes after ` +
+          `the header); expected end <= ${dataLen} (truncated file?)`,
+      );
+    }
+    const want = numel(s) * DTYPE_BYTES[d];
+    if (end - begin !== want) {
+      fail(
+        `${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes; expected ${want} ` +
+          `(shape ${fmtShape(s)} of ${d}, ${DTYPE_BYTES[d]} bytes each)`,
+      );
+    }
+    entries.push({ key, dtype: d, shape: s, begin, end });
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let last: (typeof entries)[number] | null = null;
+  for (const e of entries) {
+    if (e.begin === e.end) continue;
+    if (last && e.begin < last.end) {
+      fail(
+        `tensors "${last.key}" [${last.begin}, ${last.end}] and "${e.key}" [${e.begin}, ` +
+          `${e.end}] overlap; expected disjoint data_offsets`,
+      );
+    }
+    last = e;
+  }
+  const tensors = new Map<string, SafeTensor>();
+  for (const e of entries) {
+    const bytesView = bytes.subarray(dataStart + e.begin, dataStart + e.end);
+    tensors.set(e.key, { dtype: e.dtype, shape: e.shape, bytes: bytesView });
+  }
+  return { metadata, tensors };
+}
+
+function checkMetadata(raw: unknown, name: string): Record<string, string> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new Error(`${name}: __metadata__ is ${jsonKind(raw)}; expected a string→string map`);
+  }
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== "string") {
+      throw new Error(
+        `${name}: __metadata__ key "${k}" is ${jsonKind(v)}; expected a string→string map`,
+      );
+    }
+  }
+  return raw as Record<string, string>;
+}
+
+function jsonKind(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `a ${typeof v} (${JSON.stringify(v)})`;
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The bytes as a T[] view when aligned, else an aligned copy. */
+function typedView<T>(
+  bytes: Uint8Array,
+  width: number,
+  make: (buf: ArrayBufferLike, off: number, len: number) => T,
+): T {
+  if (bytes.byteOffset % width === 0) {
+    return make(bytes.buffer, bytes.byteOffset, bytes.byteLength / width);
+  }
+  const copy = bytes.slice();
+  return make(copy.buffer, 0, copy.byteLength / width);
+}
+
+let f16Table: Uint32Array | null = null;
+/** f32 bit patterns of all 65536 half-precision values (exact, NaN payloads kept). */
+function halfTable(): Uint32Array {
+  if (f16Table) return f16Table;
+  const t = new Uint32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16;
+    const e = (h >> 10) & 0x1f;
+    let m = h & 0x3ff;
+    if (e === 0x1f) t[h] = sign | 0x7f800000 | (m << 13);
+    else if (e !== 0) t[h] = sign | ((e + 112) << 23) | (m << 13);
+    else if (m === 0) t[h] = sign;
+    else {
+      let e32 = 113; // subnormal: m·2^-24; shift the leading one up to the implicit bit
+      while ((m & 0x400) === 0) {
+        m <<= 1;
+        e32--;
+      }
+      t[h] = sign | (e32 << 23) | ((m & 0x3ff) << 13);
+    }
+  }
+  return (f16Table = t);
+}
+
+/**
+ * Float32 values of a float tensor: F32 as a view (an aligned copy if the view is misaligned),
+ * F16 and BF16 widened exactly, F64 rounded to nearest. `name` labels errors.
+ */
+export function toFloat32(t: SafeTensor, name = "tensor"): Float32Array {
+  requireLittleEndian();
+  switch (t.dtype) {
+    case "F32":
+      return typedView(t.bytes, 4, (b, o, n) => new Float32Array(b, o, n));
+    case "F64":
+      return Float32Array.from(typedView(t.bytes, 8, (b, o, n) => new Float64Array(b, o, n)));
+    case "F16":
+    case "BF16": {
+      const src = typedView(t.bytes, 2, (b, o, n) => new Uint16Array(b, o, n));
+      const out = new Float32Array(src.length);
+      const bits = new Uint32Array(out.buffer);
+      if (t.dtype === "BF16") {
+        for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+      } else {
+        const table = halfTable();
+        for (let i = 0; i < src.length; i++) bits[i] = table[src[i]];
+      }
+      return out;
+    }
+    default:
+      throw new Error(
+        `${name}: dtype ${t.dtype} is not a float type; expected F32, F16, BF16, F64`,
+      );
+  }
+}
+
+/** Int32 values of an integer tensor: I32 as a view (copy if misaligned); I64, U32 range-checked. */
+export function toInt32(t: SafeTensor, name = "tensor"): Int32Array {
+  requireLittleEndian();
+  const b = t.bytes;
+  switch (t.dtype) {
+    case "I32":
+      return typedView(b, 4, (buf, o, n) => new Int32Array(buf, o, n));
+    case "I64": {
+      const pairs = typedView(b, 4, (buf, o, n) => new Int32Array(buf, o, n));
+      const out = new Int32Array(pairs.length / 2);
+      for (let i = 0; i < out.length; i++) {
+        const lo = pairs[2 * i], hi = pairs[2 * i + 1];
+        if (hi !== lo >> 31) {
+          const v = new DataView(b.buffer, b.byteOffset + 8 * i, 8).getBigInt64(0, true);
+          throw new Error(
+            `${name}: I64 value ${v} at index ${i} does not fit in int32; expected ` +
+              `-2147483648..2147483647`,
+          );
+        }
+        out[i] = lo;
+      }
+      return out;
+    }
+    case "U32": {
+      const out = typedView(b, 4, (buf, o, n) => new Int32Array(buf, o, n));
+      const i = out.findIndex((v) => v < 0);
+      if (i >= 0) {
+        throw new Error(`${name}: U32 value ${out[i] >>> 0} at index ${i} does not fit in int32`);
+      }
+      return out;
+    }
+    case "U8":
+    case "BOOL":
+      return Int32Array.from(b);
+    case "I8":
+      return Int32Array.from(new Int8Array(b.buffer, b.byteOffset, b.byteLength));
+    case "I16":
+      return Int32Array.from(typedView(b, 2, (buf, o, n) => new Int16Array(buf, o, n)));
+    case "U16":
+      return Int32Array.from(typedView(b, 2, (buf, o, n) => new Uint16Array(buf, o, n)));
+    default:
+      throw new Error(`${name}: dtype ${t.dtype} is not an integer type; expected I32 or I64`);
+  }
+}
+
+// ---- float narrowing (round to nearest, ties to even) --------------------------------------
+
+/** IEEE half bit patterns of f32 values, rounded to nearest even; overflow goes to ±inf. */
+export function float32ToF16Bits(x: Float32Array): Uint16Array {
+  const src = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const f = src[i];
+    const sign = (f >>> 16) & 0x8000;
+    const abs = f & 0x7fffffff;
+    let h: number;
+    if (abs >= 0x7f800000) {
+      h = abs > 0x7f800000 ? 0x7e00 | ((abs >>> 13) & 0x3ff) : 0x7c00; // NaN stays NaN
+    } else if (abs >= 0x38800000) { // normal half range (|x| >= 2^-14)
+      const e = (abs >>> 23) - 112;
+      if (e >= 31) h = 0x7c00;
+      else {
+        const m = abs & 0x7fffff;
+        h = (e << 10) | (m >>> 13);
+        const rem = m & 0x1fff;
+        if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // a carry may round up to inf
+      }
+    } else {
+      const v = Math.abs(x[i]) * 2 ** 24; // subnormal half: round(|x| / 2^-24); exact in f64
+      h = Math.floor(v);
+      const d = v - h;
+      if (d > 0.5 || (d === 0.5 && (h & 1))) h++;
+    }
+    out[i] = sign | h;
+  }
+  return out;
+}
+
+/** bfloat16 bit patterns of f32 values, rounded to nearest even (NaNs stay quiet NaNs). */
+export function float32ToBf16Bits(x: Float32Array): Uint16Array {
+  const src = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const f = src[i];
+    if ((f & 0x7fffffff) > 0x7f800000) out[i] = (f >>> 16) | 0x40;
+    else out[i] = (f + 0x7fff + ((f >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+// ---- writer --------------------------------------------------------------------------------
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * One tensor to write. `data` is the natural typed array of the dtype (F32 Float32Array, I32
+ * Int32Array, I64 BigInt64Array, ...), or a Uint8Array of raw little-endian bytes for any dtype
+ * (e.g. a SafeTensor's `bytes`). Conversions: F16/BF16 from a Float32Array (rounded to nearest
+ * even) or a Uint16Array of bit patterns; I64 from an Int32Array. A function is called once when
+ * the writer reaches the tensor, so that big files need only one tensor in memory at a time.
+ */
+export interface TensorSpec {
+  dtype: SafeDType;
+  shape: readonly number[];
+  data: TensorData | (() => TensorData);
+}
+
+const NATURAL: Partial<Record<SafeDType, string>> = {
+  F32: "Float32Array",
+  F64: "Float64Array",
+  F16: "Uint16Array",
+  BF16: "Uint16Array",
+  I32: "Int32Array",
+  U32: "Uint32Array",
+  I16: "Int16Array",
+  U16: "Uint16Array",
+  I8: "Int8Array",
+  I64: "BigInt64Array",
+  U64: "BigUint64Array",
+};
+
+const rawBytes = (a: TensorData) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Little-endian bytes of one tensor, after checking its dtype, shape and length. */
+function tensorBytes(key: string, spec: TensorSpec, data: TensorData): Uint8Array {
+  const n = numel(spec.shape);
+  const want = n * DTYPE_BYTES[spec.dtype];
+  const at = `tensor "${key}" (${spec.dtype} ${fmtShape(spec.shape)})`;
+  let out: Uint8Array;
+  const kind = data.constructor.name;
+  if (data instanceof Uint8Array) out = data;
+  else if ((spec.dtype === "F16" || spec.dtype === "BF16") && data instanceof Float32Array) {
+    checkCount(at, data.length, n);
+    out = rawBytes(spec.dtype === "F16" ? float32ToF16Bits(data) : float32ToBf16Bits(data));
+  } else if (spec.dtype === "I64" && data instanceof Int32Array) {
+    checkCount(at, data.length, n);
+    out = rawBytes(BigInt64Array.from(data, (v) => BigInt(v)));
+  } else if (NATURAL[spec.dtype] === kind) out = rawBytes(data);
+  else {
+    const natural = NATURAL[spec.dtype];
+    throw new Error(
+      `${at}: data is a ${kind}; expected ${natural ? `a ${natural} or ` : ""}` +
+        `a Uint8Array of raw bytes`,
+    );
+  }
+  if (out.byteLength !== want) {
+    throw new Error(`${at}: data has ${out.byteLength} bytes; expected ${want}`);
+  }
+  return out;
+}
+
+function checkCount(at: string, got: number, want: number): void {
+  if (got !== want) throw new Error(`${at}: data has ${got} values; expected ${want}`);
+}
+
+/** Unicode code-point order (= UTF-8 byte order, as Rust sorts the names). */
+function codePointCompare(a: string, b: string): number {
+  const ia = a[Symbol.iterator](), ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next(), y = ib.next();
+    if (x.done || y.done) return (x.done ? 0 : 1) - (y.done ? 0 : 1);
+    const d = x.value.codePointAt(0)! - y.value.codePointAt(0)!;
+    if (d) return d;
+  }
+}
+
+interface Plan {
+  header: Uint8Array;
+  order: [string, TensorSpec][];
+  dataLen: number;
+}
+
+/** The header bytes and data order for a set of tensors (validates names, shapes, metadata). */
+function plan(tensors: Record<string, TensorSpec>, metadata?: Record<string, string>): Plan {
+  const order = Object.entries(tensors);
+  for (const [key, spec] of order) {
+    const at = `tensor "${key}"`;
+    if (key === "__metadata__") throw new Error(`${at}: that name is reserved for metadata`);
+    if (!isDType(spec.dtype)) {
+      throw new Error(`${at}: unknown dtype ${JSON.stringify(spec.dtype)}`);
+    }
+    if (!spec.shape.every(isCount)) {
+      throw new Error(`${at}: shape ${JSON.stringify(spec.shape)}; expected non-negative integers`);
+    }
+  }
+  order.sort(([ka, a], [kb, b]) =>
+    DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || codePointCompare(ka, kb)
+  );
+  const head: Record<string, unknown> = {};
+  if (metadata) head.__metadata__ = checkMetadata(metadata, "metadata");
+  let offset = 0;
+  for (const [key, spec] of order) {
+    const len = numel(spec.shape) * DTYPE_BYTES[spec.dtype];
+    head[key] = { dtype: spec.dtype, shape: [...spec.shape], data_offsets: [offset, offset + len] };
+    offset += len;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(head));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const header = new Uint8Array(8 + padded).fill(0x20, 8 + json.length);
+  new DataView(header.buffer).setBigUint64(0, BigInt(padded), true);
+  header.set(json, 8);
+  return { header, order, dataLen: offset };
+}
+
+const dataOf = (spec: TensorSpec) => typeof spec.data === "function" ? spec.data() : spec.data;
+
+/** The bytes of a safetensors file holding `tensors` (and `metadata`, if given). */
+export function encodeSafetensors(
+  tensors: Record<string, TensorSpec>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  requireLittleEndian();
+  const p = plan(tensors, metadata);
+  const out = new Uint8Array(p.header.length + p.dataLen);
+  out.set(p.header);
+  let at = p.header.length;
+  for (const [key, spec] of p.order) {
+    const b = tensorBytes(key, spec, dataOf(spec));
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+/**
+ * Writes a safetensors file atomically: a temp file in the same directory, renamed over `path`
+ * once complete. On any error the temp file is removed and `path` is left as it was.
+ * Returns the file size in bytes.
+ */
+export async function writeSafetensors(
+  path: string,
+  tensors: Record<string, TensorSpec>,
+  metadata?: Record<string, string>,
+): Promise<number> {
+  requireLittleEndian();
+  let p: Plan;
+  try {
+    p = plan(tensors, metadata);
+  } catch (e) {
+    throw new Error(`${path}: not written: ${errText(e)}`, { cause: e });
+  }
+  return await writeAtomic(path, async (file) => {
+    await writeAll(file, p.header);
+    for (const [key, spec] of p.order) await writeAll(file, tensorBytes(key, spec, dataOf(spec)));
+    return p.header.length + p.dataLen;
+  });
+}
+
+/** Runs `fill` on a temp file beside `path`, then renames it to `path`; removes it on failure. */
+export async function writeAtomic<T>(
+  path: string,
+  fill: (file: Deno.FsFile) => Promise<T>,
+): Promise<T> {
+  const tmp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  let file: Deno.FsFile | null = null;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true });
+    const result = await fill(file);
+    file.close();
+    file = null;
+    await Deno.rename(tmp, path);
+    return result;
+  } catch (e) {
+    file?.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`${path}: write failed: ${errText(e)}`, { cause: e });
+  }
+}
+
+/** Writes a whole text file atomically (for JSON beside a checkpoint). */
+export async function writeTextAtomic(path: string, text: string): Promise<void> {
+  await writeAtomic(path, (f) => writeAll(f, new TextEncoder().encode(text)));
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
+}
