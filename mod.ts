@@ -65,6 +65,42 @@ export function sync(): Promise<void> {
   return rt().sync();
 }
 
+// ---- CLIP ---------------------------------------------------------------------------------
+export { loadClip, type LoadedClip } from "./src/clip/index.ts";
+export { Clip, eotPositions, type TokenRows } from "./src/clip/model.ts";
+export {
+  type CheckpointFormat,
+  type ClipWeights,
+  type HostTensor,
+  loadClipWeights,
+  type LoadOptions,
+} from "./src/clip/checkpoint.ts";
+export {
+  canonicalShapes,
+  CLIP_ARCHS,
+  type ClipArchName,
+  type ClipConfig,
+} from "./src/clip/config.ts";
+export {
+  encodeSafetensors,
+  readSafetensors,
+  type SafeDType,
+  type SafeTensor,
+  type Safetensors,
+  type TensorSpec,
+  toFloat32,
+  toInt32,
+  writeSafetensors,
+} from "./src/clip/safetensors.ts";
+export {
+  CLIP_MEAN,
+  CLIP_STD,
+  ImageLoadError,
+  type PreprocessedBatch,
+  preprocessImage,
+  preprocessImages,
+} from "./src/clip/preprocess.ts";
+
 // Open the device at import so that Tensor.from works without ceremony; a missing adapter is
 // reported by the first op instead of failing the import.
 await initRuntime().catch(() => {});

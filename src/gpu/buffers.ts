@@ -29,6 +29,8 @@ export interface PoolStats {
   /** liveBytes + pooledBytes: what the pool holds on the device. */
   allocatedBytes: number;
   liveBuffers: number;
+  /** Highest liveBytes since the pool opened (or since resetPeak). */
+  peakLiveBytes: number;
   created: number;
   reused: number;
 }
@@ -36,7 +38,14 @@ export interface PoolStats {
 export class BufferPool {
   #free = new Map<number, FreeEntry[]>();
   #classOf = new WeakMap<GPUBuffer, number>();
-  #stats = { liveBytes: 0, pooledBytes: 0, liveBuffers: 0, created: 0, reused: 0 };
+  #stats = {
+    liveBytes: 0,
+    pooledBytes: 0,
+    liveBuffers: 0,
+    peakLiveBytes: 0,
+    created: 0,
+    reused: 0,
+  };
   /** Incremented by the runtime on every submit. */
   epoch = 0;
 
@@ -55,6 +64,7 @@ export class BufferPool {
         this.#stats.liveBytes += cls;
         this.#stats.liveBuffers++;
         this.#stats.reused++;
+        this.#notePeak();
         return buffer;
       }
     }
@@ -77,7 +87,16 @@ export class BufferPool {
     this.#stats.liveBytes += cls;
     this.#stats.liveBuffers++;
     this.#stats.created++;
+    this.#notePeak();
     return buffer;
+  }
+
+  #notePeak(): void {
+    this.#stats.peakLiveBytes = Math.max(this.#stats.peakLiveBytes, this.#stats.liveBytes);
+  }
+
+  resetPeak(): void {
+    this.#stats.peakLiveBytes = this.#stats.liveBytes;
   }
 
   release(buffer: GPUBuffer): void {

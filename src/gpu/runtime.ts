@@ -98,6 +98,8 @@ export class Runtime {
   #staging: GPUBuffer[] = [];
   dispatches = 0;
   submits = 0;
+  /** The largest storage binding any dispatch used, in bytes (must stay <= maxBinding). */
+  largestBinding = 0;
   /** When set, each dispatch's kernel name is recorded (for profiles and debugging). */
   trace: string[] | null = null;
   /** Called after each dispatch with the buffers the kernel may write (NaN checks). */
@@ -177,6 +179,15 @@ export class Runtime {
     }
     if (y > MAX_WORKGROUPS || z > MAX_WORKGROUPS) {
       throw new Error(`kernel ${kernel.name}: grid ${grid.join("x")} exceeds 65535 workgroups`);
+    }
+    for (const b of buffers) {
+      if (b.size > this.maxBinding) {
+        throw new Error(
+          `kernel ${kernel.name}: a binding of ${b.size} bytes exceeds the adapter's ` +
+            `maxStorageBufferBindingSize (${this.maxBinding}); split the tensor`,
+        );
+      }
+      if (b.size > this.largestBinding) this.largestBinding = b.size;
     }
     if (this.#arenaUsed + UNIFORM_SLOT > ARENA_BYTES) this.flush();
     const { pipeline, layout } = this.pipeline(kernel);
