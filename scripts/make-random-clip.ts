@@ -39,6 +39,8 @@ export interface MakeOptions {
   out: string;
   seed?: number;
   dtype?: "f32" | "f16";
+  /** Overrides of the architecture's numbers (e.g. a tiny model with CLIP's real vocabulary). */
+  config?: Partial<ClipConfig>;
 }
 
 export interface MakeResult {
@@ -144,7 +146,8 @@ function initTensor(name: string, shape: number[], c: ClipConfig, seed: number):
 
 /** Writes the checkpoint files into `out` (created if needed). */
 export async function makeRandomClip(o: MakeOptions): Promise<MakeResult> {
-  const config = CLIP_ARCHS[o.arch];
+  const base = CLIP_ARCHS[o.arch];
+  const config = base && { ...base, ...o.config };
   if (!config) {
     throw new Error(
       `--arch ${o.arch}: unknown; expected one of ${Object.keys(CLIP_ARCHS).join(", ")}`,

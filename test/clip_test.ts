@@ -2,7 +2,7 @@
 // (../shared/reference/tiny-a). Tolerances are case.json's: relative to each tensor's max |value|.
 
 import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
-import { Clip } from "../src/clip/model.ts";
+import { Clip, trimTokens } from "../src/clip/model.ts";
 import { loadClipWeights } from "../src/clip/checkpoint.ts";
 import { readSafetensors, toFloat32, toInt32 } from "../src/clip/safetensors.ts";
 import { sharedDir } from "./helpers.ts";
@@ -144,3 +144,41 @@ for (const layout of ["openai", "hf", "hf-bf16"] as const) {
     fn: () => checkLayout(layout),
   });
 }
+
+Deno.test({
+  name: "tiny-a: cutting prompts after the latest EOT leaves the text features unchanged",
+  ignore: !shared,
+  fn: async () => {
+    const ref = await reference();
+    const w = await loadClipWeights(`${caseDir}hf`);
+    const clip = Clip.fromWeights(w);
+    const tk = ref.input("tokens");
+    const full = { ids: tk.data as Int32Array, shape: tk.shape };
+    const cut = trimTokens(full);
+    if (cut.shape[1] >= full.shape[1]) throw new Error("tiny-a tokens have nothing to cut");
+    const [a, b] = await readTensors(noGrad(() => [clip.encodeText(full), clip.encodeText(cut)]));
+    assertRel("trimmed text features", b, a, 1e-6);
+    clip.dispose();
+  },
+});
+
+Deno.test({
+  name: "tiny-a: the comparison fails on the wrong weights (bf16 model vs f32 outputs)",
+  ignore: !shared,
+  fn: async () => {
+    const ref = await reference();
+    const clip = Clip.fromWeights(await loadClipWeights(`${caseDir}hf-bf16`));
+    const px = ref.input("pixels");
+    const pixels = Tensor.from(px.data, px.shape);
+    const [img] = await readTensors([noGrad(() => clip.encodeImage(pixels))]);
+    let threw = false;
+    try {
+      assertRel("bf16 image_features vs f32", img, ref.expect("image_features").data, 1e-4);
+    } catch {
+      threw = true;
+    }
+    if (!threw) throw new Error("bf16 weights matched f32 outputs within 1e-4: the check is blind");
+    clip.dispose();
+    pixels.dispose();
+  },
+});

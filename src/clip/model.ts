@@ -329,3 +329,19 @@ export function eotPositions(ids: Int32Array, rows: number, T: number): number[]
   }
   return out;
 }
+
+/**
+ * Token rows cut right after the latest EOT of the batch. The text tower is causal and pools at
+ * the EOT, so the features are identical while the work drops from 77 tokens to ~10-30.
+ */
+export function trimTokens(tokens: { ids: Int32Array; shape: readonly number[] }): {
+  ids: Int32Array;
+  shape: [number, number];
+} {
+  const [rows, T] = tokens.shape;
+  const keep = Math.max(...eotPositions(tokens.ids, rows, T)) + 1;
+  if (keep === T) return { ids: tokens.ids, shape: [rows, T] };
+  const ids = new Int32Array(rows * keep);
+  for (let r = 0; r < rows; r++) ids.set(tokens.ids.subarray(r * T, r * T + keep), r * keep);
+  return { ids, shape: [rows, keep] };
+}
