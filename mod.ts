@@ -67,7 +67,7 @@ export function sync(): Promise<void> {
 
 // ---- CLIP ---------------------------------------------------------------------------------
 export { loadClip, type LoadedClip } from "./src/clip/index.ts";
-export { Clip, eotPositions, type TokenRows } from "./src/clip/model.ts";
+export { Clip, eotPositions, type TokenRows, trimTokens } from "./src/clip/model.ts";
 export {
   type CheckpointFormat,
   type ClipWeights,
@@ -92,6 +92,9 @@ export {
   toInt32,
   writeSafetensors,
 } from "./src/clip/safetensors.ts";
+export { ClipTokenizer, type TokenizedBatch, type TokenizeOptions } from "./src/clip/tokenizer.ts";
+export { IMAGENET_TEMPLATES_80, ONE_TEMPLATE } from "./src/clip/templates.ts";
+export { zeroShotClassifier } from "./src/clip/zeroshot.ts";
 export {
   CLIP_MEAN,
   CLIP_STD,

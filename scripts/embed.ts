@@ -1,0 +1,123 @@
+// Writes CLIP embeddings: image_features, text_features and logits_per_image (F32) to a
+// safetensors file, for indexing embeddings or checking against other implementations.
+//
+// Usage: deno run -A scripts/embed.ts --model DIR
+//          (--images FILES... | --pixels F.safetensors:NAME)
+//          (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]
+
+import { parseArgs } from "node:util";
+import {
+  loadClip,
+  noGrad,
+  preprocessImages,
+  readSafetensors,
+  readTensors,
+  runWithGpu,
+  type SafeTensor,
+  Tensor,
+  tidy,
+  toFloat32,
+  toInt32,
+  writeSafetensors,
+} from "../mod.ts";
+import { trimTokens } from "../src/clip/model.ts";
+import { loadTokenizer } from "./common.ts";
+
+const USAGE = `usage: deno run -A scripts/embed.ts --model DIR
+         (--images FILES... | --pixels F.safetensors:NAME)
+         (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]`;
+
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: {
+    model: { type: "string" },
+    images: { type: "boolean" },
+    pixels: { type: "string" },
+    texts: { type: "string" },
+    tokens: { type: "string" },
+    out: { type: "string" },
+    vocab: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+const fail = (msg: string): never => {
+  console.error(`error: ${msg}\n${USAGE}`);
+  Deno.exit(2);
+};
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if (!values.model || !values.out) fail("--model and --out are required");
+if (!!values.images === !!values.pixels) fail("give exactly one of --images FILES... or --pixels");
+if (!!values.texts === !!values.tokens) fail("give exactly one of --texts FILE or --tokens");
+
+/** `file.safetensors:NAME` → that tensor, or an error naming what is missing. */
+async function tensorArg(spec: string): Promise<SafeTensor> {
+  const at = spec.lastIndexOf(":");
+  if (at <= 0) fail(`${spec}: expected FILE.safetensors:NAME`);
+  const [file, name] = [spec.slice(0, at), spec.slice(at + 1)];
+  const st = await readSafetensors(file);
+  const t = st.tensors.get(name);
+  if (!t) {
+    throw new Error(`${file}: no tensor named ${name} (has ${[...st.tensors.keys()].join(", ")})`);
+  }
+  return t;
+}
+
+await runWithGpu(async () => {
+  const clip = await loadClip(values.model!);
+  const R = clip.config.imageResolution, ctx = clip.config.contextLength;
+
+  let pixels: { data: Float32Array; shape: number[] };
+  if (values.images) {
+    if (positionals.length === 0) fail("--images needs at least one file");
+    const b = await preprocessImages(positionals, R);
+    pixels = { data: b.pixels, shape: b.shape };
+  } else {
+    const t = await tensorArg(values.pixels!);
+    pixels = { data: toFloat32(t), shape: t.shape };
+  }
+
+  let tokens: { ids: Int32Array; shape: [number, number] };
+  if (values.texts) {
+    const lines = (await Deno.readTextFile(values.texts)).split("\n").filter((l) => l.trim());
+    if (lines.length === 0) throw new Error(`${values.texts}: no texts`);
+    tokens = (await loadTokenizer(values.model!, values.vocab)).tokenize(lines, ctx);
+  } else {
+    const t = await tensorArg(values.tokens!);
+    if (t.shape.length !== 2) throw new Error(`--tokens: expected [N, T] ids, got [${t.shape}]`);
+    tokens = { ids: toInt32(t), shape: [t.shape[0], t.shape[1]] };
+  }
+
+  const px = Tensor.from(pixels.data, pixels.shape);
+  const out = noGrad(() =>
+    tidy(() => {
+      const img = clip.encodeImage(px);
+      const txt = clip.encodeText(trimTokens(tokens));
+      return { img, txt, logits: clip.logits(img, txt) };
+    })
+  );
+  const [img, txt, logits] = await readTensors([out.img, out.txt, out.logits]);
+  const f32 = (data: Float32Array, shape: readonly number[]) => ({
+    dtype: "F32" as const,
+    shape: [...shape],
+    data,
+  });
+  await writeSafetensors(values.out!, {
+    image_features: f32(img, out.img.shape),
+    text_features: f32(txt, out.txt.shape),
+    logits_per_image: f32(logits, out.logits.shape),
+  }, { model: values.model!, format: clip.source.format });
+  console.log(
+    JSON.stringify({
+      out: values.out,
+      images: out.img.shape[0],
+      texts: out.txt.shape[0],
+      embed_dim: out.img.shape[1],
+    }),
+  );
+  clip.dispose();
+});
