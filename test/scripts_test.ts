@@ -65,3 +65,58 @@ Deno.test("embed.ts: bad arguments give usage, a missing tensor names the file",
   assert.notEqual(r2.code, 0);
   assert.match(r2.stderr, /inputs\.safetensors: no tensor named nope/);
 });
+
+Deno.test({
+  name: "classify.ts: zero-shot top-k on real images with a tiny random CLIP and CLIP's vocabulary",
+  ignore: !shared,
+  fn: async () => {
+    const { makeRandomClip } = await import("../scripts/make-random-clip.ts");
+    const dir = await Deno.makeTempDir();
+    await makeRandomClip({
+      arch: "tiny",
+      format: "hf",
+      out: dir,
+      seed: 3,
+      config: { vocabSize: 49408, contextLength: 77 },
+    });
+    await Deno.writeTextFile(`${dir}/classes.txt`, "cat\nastronaut\ncoffee mug\n");
+    const images = ["chelsea.png", "astronaut.png", "coffee.png"].map((f) =>
+      `${shared}images/${f}`
+    );
+    for (const templates of ["1", "80"]) {
+      const r = await run("classify.ts", [
+        "--model",
+        dir,
+        "--classes",
+        `${dir}/classes.txt`,
+        "--vocab",
+        `${shared}clip-vocab/bpe_simple_vocab_16e6.txt.gz`,
+        "--templates",
+        templates,
+        "--top",
+        "3",
+        "--json",
+        ...images,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.templates, Number(templates));
+      assert.equal(out.results.length, 3);
+      for (const res of out.results) {
+        const probs = res.top.map((t: { prob: number }) => t.prob);
+        assert.ok(Math.abs(probs.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4);
+        assert.deepEqual([...probs].sort((a, b) => b - a), probs, "sorted");
+      }
+    }
+    const bad = await run("classify.ts", [
+      "--model",
+      dir,
+      "--classes",
+      `${dir}/classes.txt`,
+      images[0],
+    ]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /no tokenizer for .*pass --vocab/);
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -128,15 +128,17 @@ function summarise(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
-/** Runs `main`, turning a missing GPU into one clear line on stderr and exit code 2. */
+/**
+ * Runs an entry point's `main`: a missing GPU prints one line saying what to install (exit 2);
+ * any other error prints `error: message` (exit 1), with the stack when ANTIDOTE_DEBUG is set.
+ */
 export async function runWithGpu(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (e) {
-    if (e instanceof GpuUnavailableError || e instanceof GpuDeviceError) {
-      console.error(`error: ${e.message}`);
-      Deno.exit(2);
-    }
-    throw e;
+    const err = e instanceof Error ? e : new Error(String(e));
+    console.error(`error: ${err.message}`);
+    if (Deno.env.get("ANTIDOTE_DEBUG")) console.error(err.stack);
+    Deno.exit(e instanceof GpuUnavailableError || e instanceof GpuDeviceError ? 2 : 1);
   }
 }
