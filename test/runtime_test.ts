@@ -65,7 +65,12 @@ Deno.test("released buffers are reused, and uploads never reuse one a pending co
 });
 
 async function runScript(code: string, env: Record<string, string> = {}) {
-  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  // Inside the repo, so that package.json resolves mod.ts's npm imports.
+  const file = await Deno.makeTempFile({
+    dir: new URL("../", import.meta.url).pathname,
+    prefix: ".tmp-",
+    suffix: ".ts",
+  });
   await Deno.writeTextFile(
     file,
     code.replaceAll("MOD", new URL("../mod.ts", import.meta.url).href),
