@@ -65,6 +65,24 @@ abstract class Optimizer {
     }
   }
 
+  /** The state tensors of a parameter (momentum, moments) and its step count, for checkpoints. */
+  stateOf(p: Tensor): { tensors: readonly Tensor[]; steps: number } | null {
+    const st = this.state.get(p);
+    return st ? { tensors: st, steps: this.paramSteps.get(p) ?? 0 } : null;
+  }
+
+  /** Restores a parameter's state from host arrays (as saved from stateOf). */
+  restoreState(p: Tensor, arrays: readonly Float32Array[], steps: number): void {
+    const fresh = this.initState(p);
+    if (fresh.length !== arrays.length) {
+      throw new Error(`optimizer state: ${arrays.length} arrays, expected ${fresh.length}`);
+    }
+    for (const t of fresh) t.dispose();
+    this.state.get(p)?.forEach((t) => t.dispose());
+    this.state.set(p, arrays.map((a) => Tensor.from(a, p.shape).keep()));
+    this.paramSteps.set(p, steps);
+  }
+
   /** Frees optimiser state. */
   dispose(): void {
     for (const st of this.state.values()) for (const t of st) t.dispose();

@@ -79,9 +79,13 @@ export class Clip {
     this.#eps = config.layerNormEps ?? 1e-5;
   }
 
+  /** Identifies the weights (config + sampled values): prompts tuned on one model refuse others. */
+  fingerprint = "";
+
   /** Uploads host weights (OpenAI names and layouts) to the GPU. */
   static fromWeights(w: HostWeights): Clip {
     const clip = new Clip(w.config);
+    clip.fingerprint = fingerprintWeights(w);
     for (const [name, t] of w.tensors) {
       clip.params.set(name, Tensor.from(t.data, t.shape).keep());
     }
@@ -286,6 +290,28 @@ export class Clip {
   loss(imageFeatures: Tensor, textFeatures: Tensor, labels: ArrayLike<number>): Tensor {
     return crossEntropy(this.logits(imageFeatures, textFeatures), labels);
   }
+}
+
+/** FNV-1a over the config, every tensor's name and shape, and up to 64 sampled values each. */
+export function fingerprintWeights(w: HostWeights): string {
+  let h = 0x811c9dc5;
+  const mix = (v: number) => (h = Math.imul(h ^ v, 0x01000193) >>> 0);
+  const text = (s: string) => {
+    for (let i = 0; i < s.length; i++) mix(s.charCodeAt(i));
+  };
+  const arch = w.config as unknown as Record<string, unknown>;
+  text(JSON.stringify(Object.keys(arch).sort().map((k) => [k, arch[k]])));
+  const bits = new Uint32Array(1), f = new Float32Array(bits.buffer);
+  for (const name of [...w.tensors.keys()].sort()) {
+    const t = w.tensors.get(name)!;
+    text(name + t.shape.join("x"));
+    const step = Math.max(1, Math.floor(t.data.length / 64));
+    for (let i = 0; i < t.data.length; i += step) {
+      f[0] = t.data[i];
+      mix(bits[0]);
+    }
+  }
+  return h.toString(16).padStart(8, "0");
 }
 
 /** Token ids as an Int32Array with its shape, or rows of numbers. */
