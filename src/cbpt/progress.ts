@@ -1,0 +1,34 @@
+// Progress lines for long work (stage, step, loss, ETA), written to stderr by the caller.
+
+export type Progress = (line: string, done: boolean) => void;
+
+/** "stage 1 (trigger)  step 40/500  loss 1.2345  12.3 s  ETA 141 s" */
+export function progressLine(
+  stage: string,
+  step: number,
+  total: number,
+  loss: number | null,
+  t0: number,
+  extra = "",
+): [string, boolean] {
+  const el = (performance.now() - t0) / 1000;
+  const eta = (el / step) * (total - step);
+  return [
+    `${stage}  step ${step}/${total}${loss === null ? "" : `  loss ${loss.toFixed(4)}`}${extra}  ` +
+    `${el.toFixed(1)} s  ` +
+    `ETA ${eta.toFixed(0)} s`,
+    step === total,
+  ];
+}
+
+/** A Progress that prints at most every `everyMs` (and always the last line) to stderr. */
+export function stderrProgress(everyMs = 1000): Progress {
+  let last = 0;
+  return (line, done) => {
+    const now = performance.now();
+    if (done || now - last >= everyMs) {
+      last = now;
+      console.error(line);
+    }
+  };
+}

@@ -1,0 +1,76 @@
+// CoOp class-specific context (CSC): M learnable vectors per class in front of the class name,
+// `[SOT][ctx_c,1..M][class name tokens][.][EOT]`, the text tower frozen. Prompts are cut right
+// after the latest EOT (the tower is causal, so the features are unchanged).
+
+import { gatherRows, l2Normalize } from "../autograd/ops/index.ts";
+import { noGrad, readTensors, type Tensor } from "../autograd/tensor.ts";
+import { type Clip, trimTokens } from "../clip/model.ts";
+import type { ClipTokenizer } from "../clip/tokenizer.ts";
+import { seededRandom } from "./images.ts";
+
+export type ContextInit = "random" | "a photo of a";
+
+export interface PromptTokens {
+  ids: Int32Array;
+  shape: [number, number];
+  nCtx: number;
+}
+
+/** Token rows `X X … X {class}.` whose M placeholder slots the context vectors replace. */
+export function promptTokens(
+  tokenizer: ClipTokenizer,
+  classNames: readonly string[],
+  nCtx: number,
+  contextLength: number,
+): PromptTokens {
+  const texts = classNames.map((c) => `${Array(nCtx).fill("X").join(" ")} ${c}.`);
+  const full = tokenizer.tokenize(texts, contextLength, { truncate: false });
+  const [rows, T] = full.shape;
+  const x = full.ids[1];
+  for (let r = 0; r < rows; r++) {
+    for (let k = 1; k <= nCtx; k++) {
+      if (full.ids[r * T + k] !== x) {
+        throw new Error(
+          `prompt for class "${classNames[r]}": placeholders did not tokenize as ${nCtx} tokens`,
+        );
+      }
+    }
+  }
+  const cut = trimTokens(full);
+  return { ids: cut.ids, shape: cut.shape, nCtx };
+}
+
+/** Initial context [C, M, Wt]: N(0, 0.02), or the embeddings of "a photo of a" for each class. */
+export async function initialContext(
+  clip: Clip,
+  tokenizer: ClipTokenizer,
+  classes: number,
+  nCtx: number,
+  init: ContextInit,
+  seed: number,
+): Promise<Float32Array> {
+  const Wt = clip.config.transformerWidth;
+  const out = new Float32Array(classes * nCtx * Wt);
+  if (init === "random") {
+    const rand = seededRandom(seed);
+    for (let i = 0; i < out.length; i++) {
+      const u = Math.max(rand(), 1e-12), v = rand();
+      out[i] = 0.02 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    }
+    return out;
+  }
+  const ids = tokenizer.encode(init);
+  if (ids.length !== nCtx) {
+    throw new Error(`context init "${init}" is ${ids.length} tokens; set --n-ctx ${ids.length}`);
+  }
+  const picked = noGrad(() => gatherRows(clip.param("token_embedding.weight"), ids));
+  const [rows] = await readTensors([picked]);
+  picked.dispose();
+  for (let c = 0; c < classes; c++) out.set(rows, c * nCtx * Wt);
+  return out;
+}
+
+/** Normalised text features [C, E] of the prompts with context `ctx` [C, M, Wt] (recorded). */
+export function promptFeatures(clip: Clip, ctx: Tensor, tokens: PromptTokens): Tensor {
+  return l2Normalize(clip.encodeTextFromEmbeddings(clip.promptEmbeddings(ctx, tokens), tokens));
+}

@@ -1,0 +1,223 @@
+// CBPT end to end: zero-shot baseline, stage 1 (trigger inversion), stage 2 (prompt tuning),
+// the purified classifier, and the files in the output folder (prompts.safetensors,
+// trigger.png, report.json, losses.svg/png). Every file is written atomically.
+
+import { join } from "node:path";
+import type { Tensor } from "../autograd/tensor.ts";
+import type { Clip } from "../clip/model.ts";
+import { ONE_TEMPLATE } from "../clip/templates.ts";
+import type { ClipTokenizer } from "../clip/tokenizer.ts";
+import { zeroShotClassifier } from "../clip/zeroshot.ts";
+import { type ImageSet, writeAtomic, writePng } from "./images.ts";
+import { lossPlotSvg } from "./plot.ts";
+import type { Progress } from "./progress.ts";
+import { type ContextInit, initialContext, promptTokens } from "./prompts.ts";
+import { PurifiedClassifier } from "./purified.ts";
+import {
+  applyTrigger,
+  invertTrigger,
+  predict,
+  triggerPicture,
+  type TriggerSettings,
+} from "./trigger.ts";
+import { tunePrompts, type TuneSettings } from "./tune.ts";
+
+/** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
+export interface EvalAttack {
+  name: string;
+  target: number;
+  apply: (set: ImageSet) => ImageSet;
+  /** Text key added to evaluation prompts (TrojVQA's "remember "), if any. */
+  evalPrompt?: (prompt: string) => string;
+}
+
+export interface CbptOptions {
+  clip: Clip;
+  tokenizer: ClipTokenizer;
+  classNames: string[];
+  train: { set: ImageSet; labels: number[] };
+  test?: { set: ImageSet; labels: number[] };
+  attack?: EvalAttack;
+  trigger: TriggerSettings;
+  tune: TuneSettings;
+  nCtx: number;
+  ctxInit: ContextInit;
+  seed: number;
+  outDir: string;
+  resume?: boolean;
+  progress?: Progress;
+  /** For tests: stop stage 2 after this many epochs (as an interruption would). */
+  stopAfterEpochs?: number;
+}
+
+export interface Metrics {
+  ca: number;
+  asr: number | null;
+}
+
+export interface CbptReport {
+  settings: Record<string, unknown>;
+  model: { fingerprint: string; config: unknown };
+  classes: string[];
+  shots_total: number;
+  suspected_target: { index: number; name: string; share: number };
+  trigger: { kind: string; losses: number[]; seconds: number };
+  prompts: { epochs: unknown[]; seconds: number; resumed_from_epoch: number };
+  ca_before?: number;
+  asr_before?: number | null;
+  ca_after?: number;
+  asr_after?: number | null;
+  attack?: { name: string; target: string };
+  seconds: number;
+}
+
+/** CA over the test set and ASR over its non-target images with the trigger applied. */
+export async function measure(
+  classify: (set: ImageSet) => Promise<number[]>,
+  test: { set: ImageSet; labels: number[] },
+  attack?: EvalAttack,
+  classifyTriggered?: (set: ImageSet) => Promise<number[]>,
+): Promise<Metrics> {
+  const preds = await classify(test.set);
+  const ca = preds.filter((p, i) => p === test.labels[i]).length / preds.length;
+  if (!attack) return { ca, asr: null };
+  const keep = test.labels.map((y, i) => (y === attack.target ? -1 : i)).filter((i) => i >= 0);
+  const m = 3 * test.set.size * test.set.size;
+  const pix = new Float32Array(keep.length * m);
+  keep.forEach((i, j) => pix.set(test.set.pixels.subarray(i * m, (i + 1) * m), j * m));
+  const trig = attack.apply({ pixels: pix, n: keep.length, size: test.set.size });
+  const tp = await (classifyTriggered ?? classify)(trig);
+  return { ca, asr: tp.filter((p) => p === attack.target).length / tp.length };
+}
+
+export async function runCbpt(
+  o: CbptOptions,
+): Promise<{ report: CbptReport; classifier: PurifiedClassifier }> {
+  const t0 = performance.now();
+  const { clip, tokenizer, classNames } = o;
+  await Deno.mkdir(o.outDir, { recursive: true });
+  const text0 = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);
+  let keyed: Tensor | null = null;
+  const report: Partial<CbptReport> = {};
+  try {
+    if (o.test) {
+      const zs = (set: ImageSet) => predict(clip, set, text0);
+      if (o.attack?.evalPrompt) {
+        keyed = zeroShotClassifier(
+          clip,
+          tokenizer,
+          classNames,
+          ONE_TEMPLATE.map(o.attack.evalPrompt),
+        );
+      }
+      const k = keyed;
+      const before = await measure(
+        zs,
+        o.test,
+        o.attack,
+        k ? (set) => predict(clip, set, k) : undefined,
+      );
+      report.ca_before = before.ca;
+      report.asr_before = before.asr;
+      console.error(
+        `before: CA ${(100 * before.ca).toFixed(2)} %` +
+          (before.asr === null ? "" : `, ASR ${(100 * before.asr).toFixed(2)} %`),
+      );
+    }
+    const inv = await invertTrigger(
+      clip,
+      o.train.set,
+      o.train.labels,
+      text0,
+      o.trigger,
+      o.seed,
+      o.progress,
+    );
+    await writePng(join(o.outDir, "trigger.png"), triggerPicture(inv.trigger), inv.trigger.size);
+    console.error(
+      `stage 1: suspected target "${classNames[inv.suspectedTarget]}" ` +
+        `(${(100 * inv.targetShare).toFixed(1)} % of triggered images), ${
+          inv.seconds.toFixed(1)
+        } s`,
+    );
+    const tokens = promptTokens(tokenizer, classNames, o.nCtx, clip.config.contextLength);
+    const init = await initialContext(
+      clip,
+      tokenizer,
+      classNames.length,
+      o.nCtx,
+      o.ctxInit,
+      o.seed,
+    );
+    const tuned = await tunePrompts(
+      clip,
+      tokens,
+      text0,
+      init,
+      o.train.set,
+      o.train.labels,
+      inv.trigger,
+      inv.suspectedTarget,
+      o.tune,
+      o.seed,
+      {
+        checkpoint: join(o.outDir, "checkpoint.safetensors"),
+        resume: o.resume,
+        progress: o.progress,
+        stopAfterEpochs: o.stopAfterEpochs,
+      },
+    );
+    const classifier = PurifiedClassifier.create(clip, tokenizer, classNames, tuned.ctx, o.nCtx);
+    const settings = {
+      trigger: o.trigger,
+      tune: o.tune,
+      n_ctx: o.nCtx,
+      ctx_init: o.ctxInit,
+      seed: o.seed,
+    };
+    await classifier.save(join(o.outDir, "prompts.safetensors"), settings);
+    if (o.test) {
+      const pc = async (set: ImageSet) =>
+        (await classifier.classify({ pixels01: set.pixels, n: set.n })).labels;
+      const after = await measure(pc, o.test, o.attack);
+      report.ca_after = after.ca;
+      report.asr_after = after.asr;
+      console.error(
+        `after:  CA ${(100 * after.ca).toFixed(2)} %` +
+          (after.asr === null ? "" : `, ASR ${(100 * after.asr).toFixed(2)} %`),
+      );
+    }
+    const full: CbptReport = {
+      settings,
+      model: { fingerprint: clip.fingerprint, config: clip.config },
+      classes: classNames,
+      shots_total: o.train.set.n,
+      suspected_target: {
+        index: inv.suspectedTarget,
+        name: classNames[inv.suspectedTarget],
+        share: inv.targetShare,
+      },
+      trigger: { kind: inv.trigger.kind, losses: inv.losses, seconds: inv.seconds },
+      prompts: {
+        epochs: tuned.epochs,
+        seconds: tuned.seconds,
+        resumed_from_epoch: tuned.resumedFrom,
+      },
+      ...report,
+      ...(o.attack ? { attack: { name: o.attack.name, target: classNames[o.attack.target] } } : {}),
+      seconds: (performance.now() - t0) / 1000,
+    };
+    await writeAtomic(join(o.outDir, "report.json"), JSON.stringify(full, null, 2) + "\n");
+    const svg = lossPlotSvg(inv.losses, tuned.epochs);
+    await writeAtomic(join(o.outDir, "losses.svg"), svg);
+    const { default: sharp } = await import("sharp");
+    await writeAtomic(
+      join(o.outDir, "losses.png"),
+      new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
+    );
+    return { report: full, classifier };
+  } finally {
+    text0.dispose();
+    keyed?.dispose();
+  }
+}

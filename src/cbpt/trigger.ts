@@ -1,0 +1,210 @@
+// Stage 1: invert a dummy trigger by contrastive optimisation on a few clean images.
+// Default: a universal additive δ in pixel space, x̃ = clamp(x + δ, 0, 1), ‖δ‖∞ ≤ ε (projected
+// after every Adam step). Alternative: Neural-Cleanse mask + pattern, x̃ = (1−m)⊙x + m⊙p with
+// m = σ(a), p = σ(b) and an L1 penalty on m (suits patch triggers).
+
+import {
+  add,
+  clamp,
+  gatherRows,
+  l2Normalize,
+  matmul,
+  mean,
+  mul,
+  sigmoid,
+  sub,
+} from "../autograd/ops/index.ts";
+import { Adam, linfBall } from "../autograd/optim.ts";
+import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
+import type { Clip } from "../clip/model.ts";
+import { type ImageSet, normalizeOnGpu, seededRandom, subset } from "./images.ts";
+import { triggerInfoNce } from "./losses.ts";
+import { type Progress, progressLine } from "./progress.ts";
+
+export interface TriggerSettings {
+  kind: "additive" | "mask";
+  /** L∞ bound of the additive trigger, in [0, 1] pixel units. */
+  epsilon: number;
+  steps: number;
+  lr: number;
+  /** InfoNCE temperature. */
+  tau: number;
+  batch: number;
+  /** Weight of mean(m) for the mask trigger. */
+  maskL1: number;
+}
+
+export const TRIGGER_DEFAULTS: TriggerSettings = {
+  kind: "additive",
+  epsilon: 16 / 255,
+  steps: 500,
+  lr: 0.01,
+  tau: 0.1,
+  batch: 64,
+  maskL1: 0.01,
+};
+
+/** A trigger on the host, ready to apply to [0, 1] images or to save. */
+export type HostTrigger =
+  | { kind: "additive"; size: number; epsilon: number; delta: Float32Array }
+  | { kind: "mask"; size: number; mask: Float32Array; pattern: Float32Array };
+
+/** Applies a host trigger to every image of a set (new pixels, clamped to [0, 1]). */
+export function applyTrigger(t: HostTrigger, set: ImageSet): ImageSet {
+  if (set.size !== t.size) throw new Error(`trigger is ${t.size} px, images are ${set.size} px`);
+  const plane = t.size * t.size, m = 3 * plane;
+  const out = new Float32Array(set.pixels.length);
+  for (let i = 0; i < set.pixels.length; i++) {
+    const k = i % m;
+    const x = set.pixels[i];
+    const v = t.kind === "additive"
+      ? x + t.delta[k]
+      : (1 - t.mask[k % plane]) * x + t.mask[k % plane] * t.pattern[k];
+    out[i] = Math.min(1, Math.max(0, v));
+  }
+  return { pixels: out, n: set.n, size: set.size };
+}
+
+/** The trigger as a picture: 0.5 + δ/(2ε) for additive triggers, m⊙p for masks. */
+export function triggerPicture(t: HostTrigger): Float32Array {
+  const plane = t.size * t.size;
+  return t.kind === "additive"
+    ? t.delta.map((d) => 0.5 + d / (2 * t.epsilon))
+    : t.pattern.map((p, k) => p * t.mask[k % plane]);
+}
+
+export interface InversionResult {
+  trigger: HostTrigger;
+  /** The class most triggered images fall into under the zero-shot classifier, and its share. */
+  suspectedTarget: number;
+  targetShare: number;
+  losses: number[];
+  seconds: number;
+}
+
+/** Zero-shot predictions (argmax over `classText`) for [0, 1] images, in chunks. */
+export async function predict(
+  clip: Clip,
+  set: ImageSet,
+  classText: Tensor,
+  chunk = 64,
+): Promise<number[]> {
+  const preds: number[] = [];
+  const C = classText.shape[0];
+  for (let s = 0; s < set.n; s += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, set.n - s) }, (_, k) => s + k);
+    const part = subset(set, idx);
+    const scores = noGrad(() =>
+      tidy(() => {
+        const x = Tensor.from(part.pixels, [part.n, 3, set.size, set.size]);
+        const img = l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
+        return matmul(img, classText, { transB: true });
+      })
+    );
+    const [v] = await readTensors([scores]);
+    scores.dispose();
+    for (let r = 0; r < part.n; r++) {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (v[r * C + c] > v[r * C + best]) best = c;
+      preds.push(best);
+    }
+  }
+  return preds;
+}
+
+export async function invertTrigger(
+  clip: Clip,
+  set: ImageSet,
+  labels: readonly number[],
+  classText: Tensor,
+  settings: TriggerSettings,
+  seed: number,
+  progress?: Progress,
+): Promise<InversionResult> {
+  const t0 = performance.now();
+  const R = set.size;
+  const rand = seededRandom(seed);
+  const eps = settings.epsilon;
+  const init = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
+  const params: Tensor[] = settings.kind === "additive"
+    ? [
+      Tensor.from(init(3 * R * R, () => (2 * rand() - 1) * eps), [3, R, R], { requiresGrad: true }),
+    ]
+    : [
+      Tensor.from(init(R * R, () => -3 + 0.1 * (2 * rand() - 1)), [1, R, R], {
+        requiresGrad: true,
+      }),
+      Tensor.from(init(3 * R * R, () => 2 * rand() - 1), [3, R, R], { requiresGrad: true }),
+    ];
+  const opt = new Adam(params, {
+    lr: settings.lr,
+    project: settings.kind === "additive" ? linfBall(eps) : undefined,
+  });
+  const applyGpu = (x: Tensor) =>
+    settings.kind === "additive" ? clamp(add(x, params[0]), 0, 1) : (() => {
+      const m = sigmoid(params[0]), p = sigmoid(params[1]);
+      return add(mul(x, sub(1, m)), mul(m, p));
+    })();
+
+  // Clean features never change: compute them once.
+  const clean = noGrad(() =>
+    tidy(() => {
+      const x = Tensor.from(set.pixels, [set.n, 3, R, R]);
+      return l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
+    })
+  ).keep();
+  const B = Math.min(settings.batch, set.n);
+  const losses: number[] = [];
+  const order = Array.from({ length: set.n }, (_, i) => i);
+  let at = set.n;
+  for (let step = 1; step <= settings.steps; step++) {
+    if (at + B > set.n) {
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      at = 0;
+    }
+    const idx = order.slice(at, at + B);
+    at += B;
+    const batch = subset(set, idx);
+    const loss = tidy(() => {
+      const x = Tensor.from(batch.pixels, [B, 3, R, R]);
+      const trig = l2Normalize(clip.encodeImage(normalizeOnGpu(applyGpu(x))));
+      const cleanRows = noGrad(() => gatherRows(clean, idx));
+      let l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), settings.tau);
+      if (settings.kind === "mask") l = add(l, mul(mean(sigmoid(params[0])), settings.maskL1));
+      l.backward();
+      opt.step();
+      opt.zeroGrad();
+      return l;
+    });
+    const v = await loss.item();
+    loss.dispose();
+    if (!Number.isFinite(v)) {
+      throw new Error(`trigger inversion: loss became ${v} at step ${step}`);
+    }
+    losses.push(v);
+    progress?.(...progressLine("stage 1 (trigger)", step, settings.steps, v, t0));
+  }
+  clean.dispose();
+  const host: HostTrigger = settings.kind === "additive"
+    ? { kind: "additive", size: R, epsilon: eps, delta: (await readTensors(params))[0] }
+    : await (async () => {
+      const [m, p] = await readTensors(noGrad(() => [sigmoid(params[0]), sigmoid(params[1])]));
+      return { kind: "mask" as const, size: R, mask: m, pattern: p };
+    })();
+  for (const p of params) p.dispose();
+  opt.dispose();
+  const preds = await predict(clip, applyTrigger(host, set), classText);
+  const counts = new Array(classText.shape[0]).fill(0);
+  for (const p of preds) counts[p]++;
+  const target = counts.indexOf(Math.max(...counts));
+  return {
+    trigger: host,
+    suspectedTarget: target,
+    targetShare: counts[target] / set.n,
+    losses,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

@@ -1,0 +1,302 @@
+// Stage 2: class-wise prompt tuning with L = L_clean + λ_bd·L_bd + λ_3·L_3.
+//
+// The image tower is frozen and the dummy trigger fixed, so image features are computed once for
+// `views` augmented views of every image (view 0 unaugmented), clean and triggered (same
+// augmentation, then the trigger); each step then runs only the text tower. Checkpoints are
+// written after every epoch; batch order and view choice depend only on (seed, epoch), so a
+// resumed run gives the same prompts as an uninterrupted one.
+
+import { add, concat, gatherRows, l2Normalize, mul } from "../autograd/ops/index.ts";
+import { cosineSchedule, SGD } from "../autograd/optim.ts";
+import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
+import type { Clip } from "../clip/model.ts";
+import { readSafetensors, toFloat32, writeSafetensors } from "../clip/safetensors.ts";
+import { augment, imageAt, type ImageSet, normalizeOnGpu, seededRandom } from "./images.ts";
+import { anchorLoss, classificationLoss, consistencyLoss, marginLoss } from "./losses.ts";
+import { type Progress, progressLine } from "./progress.ts";
+import { promptFeatures, type PromptTokens } from "./prompts.ts";
+import { applyTrigger, type HostTrigger } from "./trigger.ts";
+
+export type ThirdLoss = "anchor" | "margin" | "kl" | "none";
+
+export interface TuneSettings {
+  lambdaBd: number;
+  lambda3: number;
+  third: ThirdLoss;
+  /** Margin of the "margin" loss, in cosine units. */
+  margin: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  batch: number;
+  epochs: number;
+  /** Epochs at the constant warm-up lr 1e-5 before the cosine schedule (CoOp). */
+  warmupEpochs: number;
+  /** Augmented views cached per image (1 = no augmentation). */
+  views: number;
+}
+
+export const TUNE_DEFAULTS: TuneSettings = {
+  lambdaBd: 1,
+  lambda3: 8,
+  third: "anchor",
+  margin: 0.1,
+  lr: 0.002,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  batch: 32,
+  epochs: 50,
+  warmupEpochs: 1,
+  views: 4,
+};
+
+export interface EpochLosses {
+  epoch: number;
+  clean: number;
+  bd: number;
+  third: number;
+  total: number;
+}
+
+export interface TuneResult {
+  ctx: Float32Array;
+  epochs: EpochLosses[];
+  seconds: number;
+  resumedFrom: number;
+}
+
+export interface TuneIO {
+  /** Checkpoint file written after each epoch (atomically). */
+  checkpoint?: string;
+  resume?: boolean;
+  progress?: Progress;
+  /** Stop after this many epochs of this call (tests simulate an interruption with it). */
+  stopAfterEpochs?: number;
+}
+
+/** Clean and triggered image features of every view: [views·N, E] each, normalised. */
+async function cacheFeatures(
+  clip: Clip,
+  set: ImageSet,
+  trigger: HostTrigger,
+  views: number,
+  seed: number,
+  progress?: Progress,
+): Promise<{ clean: Tensor; trig: Tensor }> {
+  const rand = seededRandom(seed ^ 0x5eed);
+  const R = set.size, m = 3 * R * R;
+  const cleanParts: Tensor[] = [], trigParts: Tensor[] = [];
+  const t0 = performance.now();
+  const chunk = 32;
+  for (let v = 0; v < views; v++) {
+    const pix = new Float32Array(set.n * m);
+    for (let i = 0; i < set.n; i++) {
+      pix.set(v === 0 ? imageAt(set, i) : augment(imageAt(set, i), R, rand), i * m);
+    }
+    const view: ImageSet = { pixels: pix, n: set.n, size: R };
+    const trig = applyTrigger(trigger, view);
+    for (let s = 0; s < set.n; s += chunk) {
+      const n = Math.min(chunk, set.n - s);
+      const enc = (p: Float32Array) =>
+        noGrad(() =>
+          tidy(() => {
+            const x = Tensor.from(p.subarray(s * m, (s + n) * m), [n, 3, R, R]);
+            return l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
+          })
+        ).keep();
+      cleanParts.push(enc(view.pixels));
+      trigParts.push(enc(trig.pixels));
+    }
+    await cleanParts[cleanParts.length - 1].toArray(); // one sync per view, for the progress
+    progress?.(...progressLine("stage 2 (image features)", v + 1, views, null, t0));
+  }
+  const cat = (parts: Tensor[]) => {
+    const all = noGrad(() => (parts.length === 1 ? parts[0] : concat(parts, 0))).keep();
+    for (const p of parts) if (p !== all) p.dispose();
+    return all;
+  };
+  return { clean: cat(cleanParts), trig: cat(trigParts) };
+}
+
+/** Learning rate at a global step: constant 1e-5 during warm-up, then cosine from `lr`. */
+function lrAt(s: TuneSettings, step: number, stepsPerEpoch: number): number {
+  const warm = s.warmupEpochs * stepsPerEpoch;
+  if (step < warm) return 1e-5;
+  const total = s.epochs * stepsPerEpoch;
+  return cosineSchedule({ baseLr: s.lr, totalSteps: total - warm })(step - warm);
+}
+
+export async function tunePrompts(
+  clip: Clip,
+  tokens: PromptTokens,
+  text0: Tensor,
+  initCtx: Float32Array,
+  set: ImageSet,
+  labels: readonly number[],
+  trigger: HostTrigger,
+  suspectedTarget: number,
+  s: TuneSettings,
+  seed: number,
+  io: TuneIO = {},
+): Promise<TuneResult> {
+  const t0 = performance.now();
+  const C = tokens.shape[0], M = tokens.nCtx, Wt = clip.config.transformerWidth;
+  const ck = io.resume && io.checkpoint
+    ? await loadCheckpoint(io.checkpoint, [C, M, Wt], clip.fingerprint)
+    : null;
+  const param = Tensor.from(ck ? ck.ctx : initCtx, [C, M, Wt], { requiresGrad: true });
+  const optimizer = new SGD([param], {
+    lr: s.lr,
+    momentum: s.momentum,
+    weightDecay: s.weightDecay,
+  });
+  if (ck?.momentum) optimizer.restoreState(param, [ck.momentum], ck.steps);
+  const done = ck?.epoch ?? 0;
+  const history: EpochLosses[] = ck?.epochs ?? [];
+  const feats = await cacheFeatures(clip, set, trigger, s.views, seed, io.progress);
+  const scale = Math.exp((await clip.param("logit_scale").toArray())[0]);
+  const N = set.n, B = Math.min(s.batch, N);
+  const stepsPerEpoch = Math.ceil(N / B);
+  const totalSteps = s.epochs * stepsPerEpoch;
+  const last = Math.min(s.epochs, done + (io.stopAfterEpochs ?? Infinity));
+  for (let epoch = done + 1; epoch <= last; epoch++) {
+    const rand = seededRandom((seed * 7919 + epoch * 104729) >>> 0);
+    const order = Array.from({ length: N }, (_, i) => i);
+    for (let i = N - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const sums = { clean: 0, bd: 0, third: 0, total: 0 };
+    for (let b = 0; b < stepsPerEpoch; b++) {
+      const idx = order.slice(b * B, (b + 1) * B);
+      const rows = idx.map((i) => Math.floor(rand() * s.views) * N + i);
+      const y = idx.map((i) => labels[i]);
+      const step = (epoch - 1) * stepsPerEpoch + b;
+      optimizer.lr = lrAt(s, step, stepsPerEpoch);
+      const parts = tidy(() => {
+        const text = promptFeatures(clip, param, tokens);
+        const ci = gatherRows(feats.clean, rows), ti = gatherRows(feats.trig, rows);
+        const lClean = classificationLoss(ci, text, y, scale);
+        const lBd = classificationLoss(ti, text, y, scale);
+        const l3 = s.third === "anchor"
+          ? anchorLoss(text, text0)
+          : s.third === "margin"
+          ? marginLoss(ti, text, y, suspectedTarget, s.margin)
+          : s.third === "kl"
+          ? consistencyLoss(ci, ti, text, scale)
+          : mul(lClean, 0);
+        const total = add(add(lClean, mul(lBd, s.lambdaBd)), mul(l3, s.lambda3));
+        total.backward();
+        optimizer.step();
+        optimizer.zeroGrad();
+        return [lClean, lBd, l3, total];
+      });
+      const vals = (await readTensors(parts)).map((v) => v[0]);
+      for (const p of parts) p.dispose();
+      const names = ["L_clean", "L_bd", "L_3", "total"];
+      const bad = vals.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new Error(
+          `prompt tuning: ${names[bad]} became ${vals[bad]} at epoch ${epoch}, step ${b + 1} ` +
+            `(global step ${step + 1}); lower --lr or check the data`,
+        );
+      }
+      sums.clean += vals[0];
+      sums.bd += vals[1];
+      sums.third += vals[2];
+      sums.total += vals[3];
+      io.progress?.(
+        ...progressLine(
+          `stage 2 (prompts) epoch ${epoch}/${s.epochs}`,
+          step + 1,
+          totalSteps,
+          vals[3],
+          t0,
+        ),
+      );
+    }
+    const k = stepsPerEpoch;
+    history.push({
+      epoch,
+      clean: sums.clean / k,
+      bd: sums.bd / k,
+      third: sums.third / k,
+      total: sums.total / k,
+    });
+    if (io.checkpoint) {
+      await saveCheckpoint(io.checkpoint, param, optimizer, epoch, history, clip.fingerprint);
+    }
+  }
+  const [ctxOut] = await readTensors([param]);
+  feats.clean.dispose();
+  feats.trig.dispose();
+  param.dispose();
+  optimizer.dispose();
+  return {
+    ctx: ctxOut,
+    epochs: history,
+    seconds: (performance.now() - t0) / 1000,
+    resumedFrom: done,
+  };
+}
+
+interface Checkpoint {
+  ctx: Float32Array;
+  momentum: Float32Array | null;
+  steps: number;
+  epoch: number;
+  epochs: EpochLosses[];
+}
+
+async function saveCheckpoint(
+  path: string,
+  ctx: Tensor,
+  opt: SGD,
+  epoch: number,
+  epochs: EpochLosses[],
+  fingerprint: string,
+): Promise<void> {
+  const st = opt.stateOf(ctx);
+  const [c, m] = await readTensors(st ? [ctx, st.tensors[0]] : [ctx]);
+  const specs: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {
+    ctx: { dtype: "F32", shape: [...ctx.shape], data: c },
+  };
+  if (m) specs.momentum = { dtype: "F32", shape: [...ctx.shape], data: m };
+  await writeSafetensors(path, specs, {
+    epoch: String(epoch),
+    steps: String(st?.steps ?? 0),
+    epochs: JSON.stringify(epochs),
+    fingerprint,
+  });
+}
+
+async function loadCheckpoint(
+  path: string,
+  shape: number[],
+  fingerprint: string,
+): Promise<Checkpoint | null> {
+  try {
+    await Deno.stat(path);
+  } catch {
+    return null;
+  }
+  const st = await readSafetensors(path);
+  const meta = st.metadata ?? {};
+  if (meta.fingerprint !== fingerprint) {
+    throw new Error(
+      `${path}: checkpoint was made for another model (fingerprint ${meta.fingerprint})`,
+    );
+  }
+  const c = st.tensors.get("ctx");
+  if (!c || c.shape.join() !== shape.join()) {
+    throw new Error(`${path}: ctx is [${c?.shape}], expected [${shape}]`);
+  }
+  const m = st.tensors.get("momentum");
+  return {
+    ctx: toFloat32(c),
+    momentum: m ? toFloat32(m) : null,
+    steps: Number(meta.steps ?? 0),
+    epoch: Number(meta.epoch),
+    epochs: JSON.parse(meta.epochs ?? "[]"),
+  };
+}
