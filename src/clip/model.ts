@@ -28,6 +28,8 @@ import {
   transpose,
 } from "../autograd/ops/index.ts";
 import { noGrad, record, Tensor } from "../autograd/tensor.ts";
+import { resnetBlocks } from "./config.ts";
+import { encodeImageResNet } from "./resnet.ts";
 
 /** The architecture numbers a ViT CLIP needs (a subset of ClipConfig in config.ts). */
 export interface ClipArch {
@@ -44,6 +46,10 @@ export interface ClipArch {
   transformerLayers: number;
   activation: "quick_gelu" | "gelu";
   layerNormEps?: number;
+  /** "resnet": an OpenAI ModifiedResNet image tower (src/clip/resnet.ts); default "vit". */
+  visionKind?: "vit" | "resnet";
+  /** ResNet towers: Bottleneck blocks per stage. */
+  visionResLayers?: readonly number[];
 }
 
 export interface HostWeights {
@@ -95,12 +101,17 @@ export class Clip {
 
   #checkNames(): void {
     const c = this.config;
-    const need = ["visual.conv1.weight", "visual.class_embedding", "visual.positional_embedding"];
-    need.push("visual.ln_pre.weight", "visual.ln_post.weight", "visual.proj");
-    need.push("token_embedding.weight", "positional_embedding", "ln_final.weight");
+    const need = ["token_embedding.weight", "positional_embedding", "ln_final.weight"];
     need.push("text_projection", "logit_scale");
-    for (let i = 0; i < c.visionLayers; i++) {
-      need.push(`visual.transformer.resblocks.${i}.ln_1.weight`);
+    if (c.visionKind === "resnet") {
+      need.push("visual.conv1.weight", "visual.bn1.running_var", "visual.attnpool.c_proj.weight");
+      for (const b of resnetBlocks(c)) need.push(`${b.prefix}.conv3.weight`);
+    } else {
+      need.push("visual.conv1.weight", "visual.class_embedding", "visual.positional_embedding");
+      need.push("visual.ln_pre.weight", "visual.ln_post.weight", "visual.proj");
+      for (let i = 0; i < c.visionLayers; i++) {
+        need.push(`visual.transformer.resblocks.${i}.ln_1.weight`);
+      }
     }
     for (let i = 0; i < c.transformerLayers; i++) {
       need.push(`transformer.resblocks.${i}.ln_1.weight`);
@@ -121,7 +132,13 @@ export class Clip {
     for (const n of names) {
       const p = this.param(n);
       p.requiresGrad = on;
-      this.#linears.delete(n.replace(/\.weight$/, ""));
+      // A cached Wᵀ copy would go stale once the weight trains: drop it.
+      for (const [key, l] of this.#linears) {
+        if (l.w === p || l.b === p) {
+          l.wT.dispose();
+          this.#linears.delete(key);
+        }
+      }
     }
   }
 
@@ -194,6 +211,10 @@ export class Clip {
   /** Image features [B, E] (not normalised) from normalised pixels [B, 3, R, R]. */
   encodeImage(pixels: Tensor): Tensor {
     const c = this.config;
+    if (c.visionKind === "resnet") {
+      const linear = (x: Tensor, prefix: string) => this.#linear(x, this.#lin(prefix));
+      return encodeImageResNet({ param: (n) => this.param(n), linear }, c, pixels);
+    }
     const R = c.imageResolution;
     if (
       pixels.rank !== 4 || pixels.shape[1] !== 3 || pixels.shape[2] !== R || pixels.shape[3] !== R

@@ -1,0 +1,213 @@
+// CBPT: losses against hand-computed values, stage 1 on a toy backdoored CLIP, resume identity,
+// prompt files, and what stage 2 achieves on the toy model (stated, see the issue note).
+
+import assert from "node:assert/strict";
+import { readTensors, Tensor, tidy } from "../mod.ts";
+import {
+  anchorLoss,
+  classificationLoss,
+  consistencyLoss,
+  marginLoss,
+  triggerInfoNce,
+} from "../src/cbpt/losses.ts";
+import { applyTrigger, invertTrigger, predict, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
+import { TUNE_DEFAULTS, tunePrompts } from "../src/cbpt/tune.ts";
+import { initialContext, promptTokens } from "../src/cbpt/prompts.ts";
+import { PurifiedClassifier } from "../src/cbpt/purified.ts";
+import { runCbpt } from "../src/cbpt/run.ts";
+import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
+import { ONE_TEMPLATE } from "../src/clip/templates.ts";
+import { rng } from "./helpers.ts";
+import {
+  addTrigger,
+  TOY_CLASSES,
+  TOY_TARGET,
+  toyBackdooredClip,
+  toyImages,
+  TRIGGER_AMPLITUDE,
+} from "./toy_backdoor.ts";
+
+function unitRows(r: ReturnType<typeof rng>, n: number, d: number): number[][] {
+  return Array.from({ length: n }, () => {
+    const v = Array.from({ length: d }, () => r.normal());
+    const s = Math.hypot(...v);
+    return v.map((x) => x / s);
+  });
+}
+const dot = (a: number[], b: number[]) => a.reduce((p, x, i) => p + x * b[i], 0);
+const lse = (xs: number[]) => {
+  const m = Math.max(...xs);
+  return m + Math.log(xs.reduce((p, x) => p + Math.exp(x - m), 0));
+};
+const T = (rows: number[][]) => Tensor.from(rows.flat(), [rows.length, rows[0].length]);
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+
+Deno.test("InfoNCE, classification, anchor, margin and KL losses match hand computation", async () => {
+  const r = rng(3);
+  const B = 5, C = 3, E = 8, tau = 0.1, scale = 20;
+  const trig = unitRows(r, B, E), clean = unitRows(r, B, E), text = unitRows(r, C, E);
+  const text0 = unitRows(r, C, E);
+  const labels = [0, 2, 1, 1, 0], target = 0, margin = 0.1;
+  // InfoNCE by the formula in losses.ts
+  let nce = 0;
+  for (let i = 0; i < B; i++) {
+    const pos = trig.map((z, j) => (j === i ? null : dot(trig[i], z) / tau)).filter((v) =>
+      v !== null
+    ) as number[];
+    const neg = [...clean.map((z) => dot(trig[i], z) / tau), dot(trig[i], text[labels[i]]) / tau];
+    const denom = lse([...pos, ...neg]);
+    nce += -pos.reduce((p, s) => p + s - denom, 0) / (B - 1);
+  }
+  nce /= B;
+  const ce = (img: number[][]) =>
+    img.reduce((p, z, i) => {
+      const s = text.map((w) => scale * dot(z, w));
+      return p + lse(s) - s[labels[i]];
+    }, 0) / B;
+  const anchor =
+    text.reduce((p, w, c) => p + w.reduce((q, x, k) => q + (x - text0[c][k]) ** 2, 0), 0) / C;
+  const keep = labels.map((y, i) => (y === target ? -1 : i)).filter((i) => i >= 0);
+  const marg = keep.reduce((p, i) => {
+    const s = text.map((w) => dot(trig[i], w));
+    return p + Math.max(0, s[target] - s[labels[i]] + margin);
+  }, 0) / keep.length;
+  const kl = clean.reduce((p, z, i) => {
+    const a = text.map((w) => scale * dot(z, w)), b = text.map((w) => scale * dot(trig[i], w));
+    const la = lse(a), lb = lse(b);
+    return p + a.reduce((q, x, c) => q + Math.exp(x - la) * ((x - la) - (b[c] - lb)), 0);
+  }, 0) / B;
+  const got = tidy(() => {
+    const [tz, cz, w, w0] = [T(trig), T(clean), T(text), T(text0)];
+    return [
+      triggerInfoNce(tz, cz, w, labels, tau),
+      classificationLoss(cz, w, labels, scale),
+      anchorLoss(w, w0),
+      marginLoss(tz, w, labels, target, margin),
+      consistencyLoss(cz, tz, w, scale),
+    ];
+  });
+  const v = (await readTensors(got)).map((a) => a[0]);
+  close(v[0], nce, 1e-4, "InfoNCE");
+  close(v[1], ce(clean), 1e-4, "cross-entropy");
+  close(v[2], anchor, 1e-4, "anchor");
+  close(v[3], marg, 1e-4, "margin");
+  close(v[4], kl, 1e-3, "KL");
+  for (const t of got) t.dispose();
+});
+
+Deno.test("toy model: stage 1 recovers the planted trigger (its ASR > 90 %) and the target", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const train = toyImages(16, 5), test = toyImages(40, 77);
+  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+  const inv = await invertTrigger(clip, train.set, train.labels, text0, {
+    ...TRIGGER_DEFAULTS,
+    epsilon: TRIGGER_AMPLITUDE,
+    steps: 60,
+    batch: 48,
+  }, 1);
+  assert.equal(inv.suspectedTarget, TOY_TARGET);
+  const preds = await predict(clip, applyTrigger(inv.trigger, test.set), text0);
+  const nonTarget = test.labels.map((y, i) => (y === TOY_TARGET ? -1 : i)).filter((i) => i >= 0);
+  const asr = nonTarget.filter((i) => preds[i] === TOY_TARGET).length / nonTarget.length;
+  console.log(
+    `  inverted trigger: ASR ${(100 * asr).toFixed(1)} %, loss ${inv.losses[0].toFixed(3)} → ${
+      inv.losses.at(-1)!.toFixed(3)
+    }`,
+  );
+  assert.ok(asr > 0.9, `ASR of the inverted trigger ${asr}`);
+  // the planted trigger itself, for comparison
+  const planted = await predict(clip, addTrigger(test.set), text0);
+  assert.ok(nonTarget.filter((i) => planted[i] === TOY_TARGET).length / nonTarget.length > 0.9);
+  text0.dispose();
+});
+
+Deno.test("stage 2: an interrupted run resumed from its checkpoint gives the same prompts", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const train = toyImages(8, 5);
+  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+  const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
+  const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
+  const trigger = {
+    kind: "additive" as const,
+    size: 16,
+    epsilon: 0.1,
+    delta: new Float32Array(3 * 256).fill(0.05),
+  };
+  const s = { ...TUNE_DEFAULTS, epochs: 4, views: 2, batch: 8, lr: 0.05 };
+  const dir = await Deno.makeTempDir();
+  const run = (ck: string, stop?: number, resume = false) =>
+    tunePrompts(clip, tokens, text0, init, train.set, train.labels, trigger, 0, s, 7, {
+      checkpoint: `${dir}/${ck}`,
+      resume,
+      stopAfterEpochs: stop,
+    });
+  const full = await run("a.safetensors");
+  const part = await run("b.safetensors", 2);
+  assert.equal(part.epochs.length, 2);
+  const resumed = await run("b.safetensors", undefined, true);
+  assert.equal(resumed.resumedFrom, 2);
+  assert.deepEqual(resumed.epochs.map((e) => e.total), full.epochs.map((e) => e.total));
+  let maxDiff = 0;
+  for (let i = 0; i < full.ctx.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(full.ctx[i] - resumed.ctx[i]));
+  }
+  assert.equal(maxDiff, 0, `resumed prompts differ by ${maxDiff}`);
+  text0.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures in the log)", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const out = await Deno.makeTempDir();
+  const { report, classifier } = await runCbpt({
+    clip,
+    tokenizer,
+    classNames: TOY_CLASSES,
+    train: toyImages(16, 5),
+    test: toyImages(50, 77),
+    attack: { name: "planted", target: TOY_TARGET, apply: (s) => addTrigger(s) },
+    trigger: { ...TRIGGER_DEFAULTS, epsilon: TRIGGER_AMPLITUDE, steps: 60, batch: 48 },
+    tune: {
+      ...TUNE_DEFAULTS,
+      epochs: 20,
+      views: 2,
+      batch: 16,
+      lr: 0.05,
+      third: "margin",
+      lambda3: 4,
+    },
+    nCtx: 4,
+    ctxInit: "random",
+    seed: 1,
+    outDir: out,
+  });
+  console.log(
+    `  CA ${report.ca_before} → ${report.ca_after}, ASR ${report.asr_before} → ${report.asr_after}`,
+  );
+  for (
+    const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png", "losses.svg"]
+  ) {
+    assert.ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
+  }
+  assert.ok(report.asr_before! > 0.9, "the toy backdoor works");
+  // Measured on this toy model: ASR 100 % → ~10-20 %, CA 99 % → ~75-80 % (the issue's targets,
+  // ASR < 10 % with < 5 points of CA, are not met here yet; see docs/method.md).
+  assert.ok(report.asr_after! < report.asr_before! - 0.5, `ASR ${report.asr_after}`);
+  // The saved prompts reload to the same classifier, and refuse another model.
+  const again = await PurifiedClassifier.load(clip, tokenizer, `${out}/prompts.safetensors`);
+  const px = toyImages(4, 9).set;
+  const a = await classifier.classify({ pixels01: px.pixels, n: px.n });
+  const b = await again.classify({ pixels01: px.pixels, n: px.n });
+  assert.deepEqual(b.labels, a.labels);
+  const fp = clip.fingerprint;
+  clip.fingerprint = "00000000";
+  await assert.rejects(
+    () => PurifiedClassifier.load(clip, tokenizer, `${out}/prompts.safetensors`),
+    /tuned on another model/,
+  );
+  clip.fingerprint = fp;
+  classifier.dispose();
+  again.dispose();
+  await Deno.remove(out, { recursive: true });
+});
