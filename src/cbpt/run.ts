@@ -13,13 +13,7 @@ import { lossPlotSvg } from "./plot.ts";
 import type { Progress } from "./progress.ts";
 import { type ContextInit, initialContext, promptTokens } from "./prompts.ts";
 import { PurifiedClassifier } from "./purified.ts";
-import {
-  applyTrigger,
-  invertTrigger,
-  predict,
-  triggerPicture,
-  type TriggerSettings,
-} from "./trigger.ts";
+import { invertTrigger, predict, triggerPicture, type TriggerSettings } from "./trigger.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
 
 /** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
