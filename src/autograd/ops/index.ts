@@ -9,6 +9,7 @@ export * from "./movement.ts";
 export * from "./reduce.ts";
 export * from "./matmul.ts";
 export * from "./nn.ts";
+export * from "./conv.ts";
 
 tapeHelpers.onesLike = onesLike;
 tapeHelpers.add = (a, b) => add(a, b);

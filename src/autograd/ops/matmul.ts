@@ -22,11 +22,23 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-/** The register tile chosen for an output of M × N (see bench/matmul.ts for the figures). */
+/**
+ * The register tile for an output of M × N: the candidate with the least modelled time (see
+ * bench/matmul.ts for measurements). On llvmpipe a storage load costs about as much as 32 vec4
+ * FMAs, so one k-step of a TM × TN tile costs ~(TM + TN)·32 + TM·TN, paid by every tile that
+ * overlaps the output (rows and columns past the edge are computed and discarded). 26 × 24 fits
+ * CLIP's 77 (3 × 26) and 50 (2 × 26) rows; the small tiles serve thin outputs. Each tile is one
+ * pipeline (26 × 24 compiles in ~3 s cold, 16 × 32 in ~2 s; Mesa caches them on disk).
+ */
 export function chooseTile(M: number, N: number): TileShape {
-  const TN = N >= 32 ? 32 : N >= 16 ? 16 : 8;
-  const TM = M >= 16 ? 16 : M >= 8 ? 8 : 4;
-  return { TM, TN, WG: 16 };
+  const tiles = [[16, 32], [26, 24], [16, 16], [8, 32], [8, 16], [8, 8], [4, 32], [4, 16], [4, 8]];
+  let best = tiles[0], bestCost = Infinity;
+  for (const t of tiles) {
+    const [TM, TN] = t;
+    const cost = Math.ceil(M / TM) * Math.ceil(N / TN) * ((TM + TN) * 32 + TM * TN);
+    if (cost < bestCost) [best, bestCost] = [t, cost];
+  }
+  return { TM: best[0], TN: best[1], WG: 16 };
 }
 
 interface Plan {

@@ -1,13 +1,21 @@
 // Matmul kernels: C[b] = A[b] · B[b], A [M, K], B [K, N], row-major, batch strides may be 0.
 //
-// `tiledMatmul` is the register-tiled kernel measured in ../shared/docs/webgpu-feasibility.md:
-// each invocation keeps a TM × TN block of C in vec4 registers, with no workgroup memory and no
-// barriers (both are very slow on llvmpipe, where every storage load costs ~1.5 ns and FLOPs per
-// load decide the speed). It needs K % 4 == 0 and N % 4 == 0; rows past M are clamped on load
-// and skipped on store, columns past N likewise, so any M and N work.
+// On llvmpipe (the software adapter) a storage load costs far more than arithmetic: each load
+// runs a per-lane loop with a bounds check (~1.5 ns per vec4 per invocation). The 16 × 32 tile
+// ran only ~1.4× faster with its FMAs removed, so loads are ~3/4 of its time and FLOPs per load
+// (the register tile of one invocation) set the speed. Workgroup memory and barriers are no
+// help (shared loads take the same per-lane path, barriers become coroutine switches). See
+// ../shared/docs/webgpu-feasibility.md.
 //
-// `stridedMatmul` is the general fallback: any strides (so transposed operands cost nothing),
-// any K and N, a 4 × 4 block per invocation with scalar loads.
+// `tiledMatmul` keeps a TM × TN block of C in vec4 registers and per 4 values of k loads TM
+// vec4 of A and TN vec4 of B for TM·TN vec4 FMAs. It needs K % 4 == 0 and N % 4 == 0; rows
+// past M and columns past N are clamped on load and skipped on store, so any M and N work.
+//
+// `stridedMatmul` is the general kernel: any strides (so transposed operands are read in
+// place), any M, K, N; scalar loads and a TM × TN register tile.
+//
+// Both number the output's tiles row-major and lay them out flat along x (the batch along z),
+// so thin outputs (per-head attention: N = 64 or 77) still fill the 8 SIMD lanes.
 
 import type { Kernel } from "../runtime.ts";
 import { storage, uniforms } from "./common.ts";
@@ -15,42 +23,49 @@ import { storage, uniforms } from "./common.ts";
 export interface TileShape {
   TM: number;
   TN: number;
-  /** Invocations per workgroup (1-D, along columns). */
+  /** Invocations per workgroup (1-D, along the flat tile index). */
   WG: number;
 }
 
 const TILED_U = uniforms("M: u32", "K: u32", "N: u32", "sa: u32", "sb: u32", "sc: u32");
 
+/** The register-tiled kernel for K % 4 == 0 and N % 4 == 0 (uniforms: sa, sb, sc in vec4s). */
 export function tiledMatmul({ TM, TN, WG }: TileShape): Kernel {
   if (TN % 4 !== 0) throw new Error("tiledMatmul: TN must be a multiple of 4");
   const TN4 = TN / 4;
-  const rows: string[] = [];
+  const setup: string[] = [];
   const decl: string[] = [];
-  const body: string[] = [];
+  const loads: string[] = [];
+  const fmas: string[] = [];
   const stores: string[] = [];
+  // Rows past M read row M-1 and columns past N read column N-1 (so every load is in bounds);
+  // their results are not stored.
   for (let i = 0; i < TM; i++) {
-    rows.push(`let ar${i} = ao + min(m0 + ${i}u, u.M - 1u) * k4n;`);
+    setup.push(`let ar${i} = ao + min(m0 + ${i}u, u.M - 1u) * k4n;`);
+    loads.push(`let a${i} = A[ar${i} + k4];`);
     for (let j = 0; j < TN4; j++) decl.push(`var c${i}_${j} = vec4f(0.0);`);
-    body.push(`let a${i} = A[ar${i} + k4];`);
   }
-  for (let j = 0; j < TN4; j++) rows.push(`let bc${j} = bo + min(cb + ${j}u, n4 - 1u);`);
+  for (let j = 0; j < TN4; j++) setup.push(`let bc${j} = bo + min(cb + ${j}u, n4 - 1u);`);
+  // B rows k..k+3 start at br, br + n4, br + 2·n4, br + 3·n4 (br advances by 4·n4 per step).
   for (let kk = 0; kk < 4; kk++) {
-    for (let j = 0; j < TN4; j++) body.push(`let b${kk}_${j} = B[bc${j} + (k + ${kk}u) * n4];`);
+    const row = kk === 0 ? "br" : `br${kk}`;
+    if (kk > 0) loads.push(`let ${row} = br + ${kk === 1 ? "n4" : `${kk}u * n4`};`);
+    for (let j = 0; j < TN4; j++) loads.push(`let b${kk}_${j} = B[${row} + bc${j}];`);
   }
   const comp = ["x", "y", "z", "w"];
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN4; j++) {
       for (let kk = 0; kk < 4; kk++) {
-        body.push(`c${i}_${j} = fma(vec4f(a${i}.${comp[kk]}), b${kk}_${j}, c${i}_${j});`);
+        fmas.push(`c${i}_${j} = fma(vec4f(a${i}.${comp[kk]}), b${kk}_${j}, c${i}_${j});`);
       }
     }
   }
   for (let i = 0; i < TM; i++) {
     const st: string[] = [];
     for (let j = 0; j < TN4; j++) {
-      st.push(`if (cb + ${j}u < n4) { C[co + (m0 + ${i}u) * n4 + cb + ${j}u] = c${i}_${j}; }`);
+      st.push(`if (cb + ${j}u < n4) { C[cr + ${j}u] = c${i}_${j}; }`);
     }
-    stores.push(`if (m0 + ${i}u < u.M) { ${st.join(" ")} }`);
+    stores.push(`if (m0 + ${i}u < u.M) { let cr = co + (m0 + ${i}u) * n4 + cb; ${st.join(" ")} }`);
   }
   return {
     name: `matmul.tiled_${TM}x${TN}_wg${WG}`,
@@ -58,26 +73,42 @@ export function tiledMatmul({ TM, TN, WG }: TileShape): Kernel {
     code: `${TILED_U}
 ${storage(["A", "vec4f", "read"], ["B", "vec4f", "read"], ["C", "vec4f", "rw"])}
 @compute @workgroup_size(${WG}, 1, 1)
-fn main(@builtin(global_invocation_id) g: vec3u) {
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let n4 = u.N / 4u; let k4n = u.K / 4u;
-  let cb = g.x * ${TN4}u;
-  let m0 = g.y * ${TM}u;
+  let nct = (n4 + ${TN4 - 1}u) / ${TN4}u;
+  let tile = g.x + g.y * nwg.x * ${WG}u;
+  let rt = tile / nct;
+  let m0 = rt * ${TM}u;
+  if (m0 >= u.M) { return; }
+  let cb = (tile - rt * nct) * ${TN4}u;
   let bt = g.z;
-  if (cb >= n4 || m0 >= u.M) { return; }
   let ao = bt * u.sa; let bo = bt * u.sb; let co = bt * u.sc;
-  ${rows.join("\n  ")}
+  ${setup.join("\n  ")}
   ${decl.join("\n  ")}
-  for (var k = 0u; k < u.K; k += 4u) {
-    let k4 = k / 4u;
-    ${body.join("\n    ")}
+  var br = 0u;
+  for (var k4 = 0u; k4 < k4n; k4++) {
+    ${loads.join("\n    ")}
+    ${fmas.join("\n    ")}
+    br += 4u * n4;
   }
   ${stores.join("\n  ")}
 }`,
   };
 }
 
-export function tiledGrid(t: TileShape, M: number, N: number, batch: number): [number, number, number] {
-  return [Math.ceil(N / t.TN / t.WG), Math.ceil(M / t.TM), batch];
+/**
+ * Workgroups for `tiledMatmul(t)`. The output's tiles are numbered row-major and laid out flat
+ * along x (column tiles of one row band side by side, then the next band), so outputs with few
+ * column tiles (N = 64: three) still fill the SIMD lanes; the batch goes along z.
+ */
+export function tiledGrid(
+  t: TileShape,
+  M: number,
+  N: number,
+  batch: number,
+): [number, number, number] {
+  const tiles = Math.ceil(M / t.TM) * Math.ceil(N / t.TN);
+  return [Math.ceil(tiles / t.WG), 1, batch];
 }
 
 const STRIDED_U = uniforms(
@@ -93,43 +124,80 @@ const STRIDED_U = uniforms(
   "cBatch: u32",
 );
 
-export const STRIDED_WG = 64;
+/** Register tile of the strided kernel: TM × TN outputs per invocation, WG invocations. */
+export const STRIDED_TILE: TileShape = { TM: 16, TN: 16, WG: 16 };
 
-export function stridedMatmul(): Kernel {
+/**
+ * The general kernel: element (m, k) of A sits at m·aRow + k·aCol (B likewise), so transposed
+ * operands are read in place; any M, K, N. Scalar loads (nothing is known about alignment), a
+ * TM × TN register tile per invocation. Tiles are numbered row-major over the output and laid
+ * out flat along x, so that narrow outputs (N = 77: five column tiles) still fill the SIMD lanes.
+ */
+export function stridedMatmul(t: TileShape = STRIDED_TILE): Kernel {
+  const { TM, TN, WG } = t;
+  if (TN % 4 !== 0) throw new Error("stridedMatmul: TN must be a multiple of 4");
+  const TN4 = TN / 4;
+  const setup: string[] = [];
+  const decl: string[] = [];
+  const body: string[] = [];
+  const stores: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    setup.push(`let ar${i} = ao + min(m0 + ${i}u, u.M - 1u) * u.aRow;`);
+    body.push(`let a${i} = vec4f(A[ar${i} + ak]);`);
+    for (let q = 0; q < TN4; q++) decl.push(`var c${i}_${q} = vec4f(0.0);`);
+  }
+  for (let j = 0; j < TN; j++) {
+    setup.push(`let bc${j} = bo + min(n0 + ${j}u, u.N - 1u) * u.bCol;`);
+  }
+  for (let q = 0; q < TN4; q++) {
+    const b = [0, 1, 2, 3].map((s) => `B[bc${4 * q + s} + bk]`).join(", ");
+    body.push(`let b${q} = vec4f(${b});`);
+  }
+  for (let i = 0; i < TM; i++) {
+    for (let q = 0; q < TN4; q++) body.push(`c${i}_${q} = fma(a${i}, b${q}, c${i}_${q});`);
+  }
+  const comp = ["x", "y", "z", "w"];
+  for (let i = 0; i < TM; i++) {
+    const st: string[] = [];
+    for (let j = 0; j < TN; j++) {
+      st.push(`if (n0 + ${j}u < u.N) { C[cr + ${j}u] = c${i}_${j >> 2}.${comp[j & 3]}; }`);
+    }
+    stores.push(`if (m0 + ${i}u < u.M) { let cr = co + (m0 + ${i}u) * u.N + n0; ${st.join(" ")} }`);
+  }
   return {
-    name: "matmul.strided_4x4",
+    name: `matmul.strided_${TM}x${TN}_wg${WG}`,
     bindings: ["read", "read", "rw"],
     code: `${STRIDED_U}
 ${storage(["A", "f32", "read"], ["B", "f32", "read"], ["C", "f32", "rw"])}
-@compute @workgroup_size(${STRIDED_WG}, 1, 1)
-fn main(@builtin(global_invocation_id) g: vec3u) {
-  let n0 = g.x * 4u; let m0 = g.y * 4u; let bt = g.z;
-  if (n0 >= u.N || m0 >= u.M) { return; }
-  var acc: array<vec4f, 4>;
-  let ao = bt * u.aBatch; let bo = bt * u.bBatch;
-  var ar: array<u32, 4>; var bc: array<u32, 4>;
-  for (var t = 0u; t < 4u; t++) {
-    ar[t] = ao + min(m0 + t, u.M - 1u) * u.aRow;
-    bc[t] = bo + min(n0 + t, u.N - 1u) * u.bCol;
-  }
+@compute @workgroup_size(${WG}, 1, 1)
+fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let nct = (u.N + ${TN - 1}u) / ${TN}u;
+  let tile = g.x + g.y * nwg.x * ${WG}u;
+  let rt = tile / nct;
+  if (rt * ${TM}u >= u.M) { return; }
+  let m0 = rt * ${TM}u; let n0 = (tile - rt * nct) * ${TN}u; let bt = g.z;
+  let ao = bt * u.aBatch; let bo = bt * u.bBatch; let co = bt * u.cBatch;
+  ${setup.join("\n  ")}
+  ${decl.join("\n  ")}
+  var ak = 0u; var bk = 0u;
   for (var k = 0u; k < u.K; k++) {
-    let b = vec4f(B[bc[0] + k * u.bRow], B[bc[1] + k * u.bRow], B[bc[2] + k * u.bRow], B[bc[3] + k * u.bRow]);
-    for (var t = 0u; t < 4u; t++) { acc[t] = fma(vec4f(A[ar[t] + k * u.aCol]), b, acc[t]); }
+    ${body.join("\n    ")}
+    ak += u.aCol; bk += u.bRow;
   }
-  let co = bt * u.cBatch;
-  for (var t = 0u; t < 4u; t++) {
-    let m = m0 + t;
-    if (m >= u.M) { break; }
-    for (var s = 0u; s < 4u; s++) {
-      if (n0 + s < u.N) { C[co + m * u.N + n0 + s] = acc[t][s]; }
-    }
-  }
+  ${stores.join("\n  ")}
 }`,
   };
 }
 
-export function stridedGrid(M: number, N: number, batch: number): [number, number, number] {
-  return [Math.ceil(N / 4 / STRIDED_WG), Math.ceil(M / 4), batch];
+/** Workgroups for `stridedMatmul(t)`: the output's tiles flat along x, the batch along z. */
+export function stridedGrid(
+  M: number,
+  N: number,
+  batch: number,
+  t: TileShape = STRIDED_TILE,
+): [number, number, number] {
+  const tiles = Math.ceil(M / t.TM) * Math.ceil(N / t.TN);
+  return [Math.ceil(tiles / t.WG), 1, batch];
 }
 
 /** Textbook kernel, one output per invocation: the baseline that bench/matmul.ts compares to. */
