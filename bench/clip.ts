@@ -2,7 +2,7 @@
 // pixels, and to CoOp prompt context vectors), on a random checkpoint of a real architecture
 // made by scripts/make-random-clip.ts. Also the pool's high-water mark and the largest binding.
 //
-// Usage: deno run -A bench/clip.ts [--arch ViT-B/32] [--images 4] [--prompts 10] [--json]
+// Usage: deno run -A bench/clip.ts [--arch ViT-B/32|RN50|...] [--images 4] [--prompts 10] [--json]
 //        [--model DIR] [--seconds 2]
 
 import { parseArgs } from "node:util";
@@ -45,11 +45,13 @@ const MiB = 1 << 20;
 async function modelDir(): Promise<string> {
   if (values.model) return values.model;
   const dir = join(Deno.env.get("TMPDIR") ?? "/tmp", `antidote-bench-${arch.replace("/", "-")}`);
+  // HF CLIPModel has no ResNet tower: ResNets are written as OpenAI state dicts.
+  const format = CLIP_ARCHS[arch].visionKind === "resnet" ? "openai" : "hf";
   try {
-    await Deno.stat(join(dir, "config.json"));
+    await Deno.stat(join(dir, format === "hf" ? "config.json" : "open_clip_config.json"));
   } catch {
     console.error(`making a random ${arch} checkpoint in ${dir} ...`);
-    await makeRandomClip({ arch, format: "hf", out: dir, seed: 1 });
+    await makeRandomClip({ arch, format, out: dir, seed: 1 });
   }
   return dir;
 }

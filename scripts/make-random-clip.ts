@@ -7,6 +7,8 @@
 // --format hf: model.safetensors (HF CLIPModel names) + config.json. --format openai:
 // model.safetensors (OpenAI state-dict names) + open_clip_config.json (which records the head
 // counts an OpenAI state dict cannot). The same --seed gives the same model in both formats.
+// ResNet CLIPs (--arch RN50, RN101, RN50x4, RN50x16, RN50x64, tiny-rn) exist only in the OpenAI
+// format: HF CLIPModel has no ResNet tower.
 // Initialisation roughly follows CLIP's: N(0, width^-0.5) projections, 0.02/0.01 embeddings,
 // layer norms 1/0, logit_scale ln(1/0.07). One tensor is in memory at a time.
 
@@ -119,10 +121,33 @@ function uniform(n: number, bound: number, seed: number): Float32Array {
   return out;
 }
 
+/**
+ * A ResNet tower's tensors: He-normal convolutions, batch norms with identity statistics (mean
+ * 0, variance 1, weight 1, bias 0) except each block's bn3 weight at 0.25 (upstream zeroes it;
+ * a small value keeps the random residual branches alive without letting 16+ residual sums
+ * blow up), attention-pool projections N(0, width^-0.5) as upstream, nn.Linear biases.
+ */
+function initResNet(name: string, shape: number[], c: ClipConfig, seed: number): Float32Array {
+  const n = numel(shape), s = tensorSeed(seed, name);
+  const E = 32 * c.visionWidth;
+  if (name.endsWith(".running_mean") || (name.endsWith(".bias") && !name.includes("attnpool"))) {
+    return new Float32Array(n);
+  }
+  if (name.endsWith(".running_var")) return new Float32Array(n).fill(1);
+  if (/\.layer\d+\.\d+\.bn3\.weight$/.test(name)) return new Float32Array(n).fill(0.25);
+  if (name.endsWith(".weight") && shape.length === 1) return new Float32Array(n).fill(1);
+  if (shape.length === 4) return normal(n, Math.sqrt(2 / (shape[1] * shape[2] * shape[3])), s);
+  if (name.endsWith("_proj.bias")) return uniform(n, E ** -0.5, s);
+  return normal(n, E ** -0.5, s); // positional embedding, q/k/v/c projections
+}
+
 /** A canonical tensor's random initial value. */
 function initTensor(name: string, shape: number[], c: ClipConfig, seed: number): Float32Array {
   const n = numel(shape), s = tensorSeed(seed, name);
   if (name === "logit_scale") return Float32Array.of(Math.log(1 / 0.07));
+  if (c.visionKind === "resnet" && name.startsWith("visual.")) {
+    return initResNet(name, shape, c, seed);
+  }
   if (/(^|\.)ln_[a-z0-9]+\.weight$/.test(name)) return new Float32Array(n).fill(1);
   if (/(^|\.)ln_[a-z0-9]+\.bias$/.test(name) || /attn\.(in_proj_bias|out_proj\.bias)$/.test(name)) {
     return new Float32Array(n);
@@ -194,8 +219,8 @@ export async function makeRandomClip(o: MakeOptions): Promise<MakeResult> {
   return { path, bytes, params, config };
 }
 
-const USAGE = "usage: make-random-clip.ts --arch ViT-B/32|ViT-B/16|ViT-L/14|tiny " +
-  "--format hf|openai --out DIR [--seed N] [--dtype f32|f16]";
+const USAGE = `usage: make-random-clip.ts --arch ${Object.keys(CLIP_ARCHS).join("|")} ` +
+  "--format hf|openai --out DIR [--seed N] [--dtype f32|f16] (ResNets: openai only)";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

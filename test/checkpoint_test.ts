@@ -178,13 +178,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "tiny-rn: a ResNet image tower is refused with a clear error",
+  name: "tiny-rn: a ResNet image tower loads (config inferred as build_model does)",
   ignore: !shared,
   fn: async () => {
-    await assert.rejects(
-      loadClipWeights(`${shared}reference/tiny-rn/openai`),
-      /tiny-rn\/openai\/model\.safetensors: ResNet image towers are not supported yet/,
-    );
+    const w = await loadClipWeights(`${shared}reference/tiny-rn/openai`);
+    assert.deepEqual(w.config, { ...CLIP_ARCHS["tiny-rn"], transformerHeads: 1 });
+    assert.deepEqual(w.tensors.get("visual.layer4.0.downsample.1.running_var")!.shape, [512]);
+    assert.deepEqual(w.warnings, []);
   },
 });
 
@@ -416,8 +416,10 @@ Deno.test("configFromOpenClip: model_cfg or bare; GELU unless quick_gelu", () =>
     CLIP_ARCHS["ViT-L/14"],
   );
   assert.equal(configFromOpenClip(cfg, "o.json").activation, "gelu");
-  assert.throws(
-    () => configFromOpenClip({ ...cfg, vision_cfg: { layers: [3, 4, 6, 3], width: 64 } }, "o.json"),
-    /o\.json: ResNet image towers are not supported yet/,
-  );
+  const rn = configFromOpenClip({ ...cfg, vision_cfg: { layers: [3, 4, 6, 3], width: 64 } }, "o");
+  assert.deepEqual([rn.visionKind, rn.visionResLayers, rn.visionHeads], [
+    "resnet",
+    [3, 4, 6, 3],
+    32,
+  ]);
 });

@@ -3,7 +3,8 @@
 //
 // Layouts: OpenAI / open_clip state dicts (`visual.*`, `transformer.*`; a `module.` prefix is
 // stripped; config from open_clip_config.json if present, else inferred from shapes as
-// openai/CLIP build_model does), and Hugging Face CLIPModel (`vision_model.*`, `text_model.*`;
+// openai/CLIP build_model does; ViT or ModifiedResNet image towers, the latter with batch-norm
+// weights and running statistics, num_batches_tracked ignored), and Hugging Face CLIPModel (`vision_model.*`, `text_model.*`;
 // config.json; one file or shards listed in model.safetensors.index.json). F16 and BF16 widen.
 
 import { dirname, isAbsolute, join, normalize } from "node:path";
@@ -58,6 +59,12 @@ const KNOWN_EXTRAS: Record<CheckpointFormat, Set<string>> = {
   openai: new Set(["input_resolution", "context_length", "vocab_size"]),
 };
 
+/** Also skipped: batch norms' step counters (PyTorch buffers; eval mode never reads them). */
+function isKnownExtra(format: CheckpointFormat, name: string): boolean {
+  return KNOWN_EXTRAS[format].has(name) ||
+    (format === "openai" && /^visual\..+\.num_batches_tracked$/.test(name));
+}
+
 // ---- name and layout mapping ---------------------------------------------------------------
 
 export function openaiRecipes(c: ClipConfig): Recipe[] {
@@ -97,6 +104,12 @@ const HF_BLOCK: [string, string][] = [
 
 /** HF CLIPModel sources of each canonical tensor. */
 export function hfRecipes(c: ClipConfig): Recipe[] {
+  if (c.visionKind === "resnet") {
+    throw new Error(
+      "Hugging Face CLIPModel has no ResNet image tower; ResNet CLIPs load from (and are " +
+        "written as) OpenAI/open_clip state dicts",
+    );
+  }
   return [...canonicalShapes(c)].map(([target, shape]): Recipe => {
     if (HF_FIXED[target]) {
       return { target, shape, op: "copy", sources: [{ name: HF_FIXED[target], shape }] };
@@ -325,12 +338,6 @@ export async function loadClipWeights(path: string, opts: LoadOptions = {}): Pro
     );
   }
   const format: CheckpointFormat = isHf ? "hf" : "openai";
-  if (names.some((n) => n.startsWith("visual.layer1."))) {
-    throw new Error(
-      `${label}: ResNet image towers are not supported yet (the state dict has visual.layer1.*); ` +
-        `only ViT CLIP models load`,
-    );
-  }
 
   let config: ClipConfig, configSource: string;
   if (format === "hf") {
@@ -371,10 +378,12 @@ export async function loadClipWeights(path: string, opts: LoadOptions = {}): Pro
   }
   if (problems.length) {
     const c = config;
+    const vision = c.visionKind === "resnet"
+      ? `image ${c.imageResolution}, vision ResNet [${c.visionResLayers}]×${c.visionWidth}`
+      : `image ${c.imageResolution}/${c.visionPatchSize}, vision ${c.visionLayers}×${c.visionWidth}`;
     throw new Error(
       `${label}: ${format} CLIP checkpoint does not match its config (from ${configSource}: ` +
-        `embed ${c.embedDim}, image ${c.imageResolution}/${c.visionPatchSize}, vision ` +
-        `${c.visionLayers}×${c.visionWidth}, text ${c.transformerLayers}×${c.transformerWidth}, ` +
+        `embed ${c.embedDim}, ${vision}, text ${c.transformerLayers}×${c.transformerWidth}, ` +
         `context ${c.contextLength}, vocab ${c.vocabSize}); ${problems.length} problem` +
         `${problems.length > 1 ? "s" : ""}:\n  ${problems.join("\n  ")}`,
     );
@@ -382,7 +391,7 @@ export async function loadClipWeights(path: string, opts: LoadOptions = {}): Pro
 
   const warnings: string[] = [];
   for (const [n, e] of entries) {
-    if (!used.has(n) && !KNOWN_EXTRAS[format].has(n)) {
+    if (!used.has(n) && !isKnownExtra(format, n)) {
       warnings.push(`${e.file}: unexpected tensor "${n}" ${fmt(e.t.shape)} ignored`);
     }
   }

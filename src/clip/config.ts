@@ -5,17 +5,24 @@
 export type Activation = "quick_gelu" | "gelu";
 
 /**
- * A ViT CLIP. (A ResNet image tower would be a second variant, `visionKind: "resnet"`, with
- * its own fields; it is not supported yet.)
+ * A CLIP: a ViT (`visionKind: "vit"`) or an OpenAI ModifiedResNet (`"resnet"`, the RN50
+ * family) image tower, and the causal text transformer. For a ResNet tower `visionResLayers`
+ * holds the Bottleneck blocks of its four stages (upstream's vision_layers tuple),
+ * `visionLayers` their total, `visionWidth` the stem width (stage widths are 1, 2, 4, 8 times
+ * it, expanded 4×; the attention pool works on 32·visionWidth channels), `visionHeads` the
+ * attention pool's heads, and `visionPatchSize` is 32: the tower's total stride, so that each
+ * attention-pool token covers 32 × 32 pixels (upstream has no patch size for ResNets).
  */
 export interface ClipConfig {
-  visionKind: "vit";
+  visionKind: "vit" | "resnet";
   embedDim: number;
   imageResolution: number;
   visionLayers: number;
   visionWidth: number;
   visionPatchSize: number;
   visionHeads: number;
+  /** ResNet towers only: Bottleneck blocks per stage (layer1..layer4). */
+  visionResLayers?: readonly number[];
   contextLength: number;
   vocabSize: number;
   transformerWidth: number;
@@ -27,14 +34,35 @@ export interface ClipConfig {
 
 const VOCAB = 49408;
 
-/** The released OpenAI ViT architectures, and the tiny one of ../shared/reference/tiny-a. */
+/**
+ * The released OpenAI architectures (ViTs and the RN50 family), the tiny ViT of
+ * ../shared/reference/tiny-a and the tiny ResNet of ../shared/reference/tiny-rn.
+ */
 export const CLIP_ARCHS: Readonly<
-  Record<"ViT-B/32" | "ViT-B/16" | "ViT-L/14" | "tiny", ClipConfig>
+  Record<
+    | "ViT-B/32"
+    | "ViT-B/16"
+    | "ViT-L/14"
+    | "RN50"
+    | "RN101"
+    | "RN50x4"
+    | "RN50x16"
+    | "RN50x64"
+    | "tiny"
+    | "tiny-rn",
+    ClipConfig
+  >
 > = {
   "ViT-B/32": vit(512, 224, 768, 12, 32, 77, VOCAB, 512, 12),
   "ViT-B/16": vit(512, 224, 768, 12, 16, 77, VOCAB, 512, 12),
   "ViT-L/14": vit(768, 224, 1024, 24, 14, 77, VOCAB, 768, 12),
+  RN50: resnet(1024, 224, [3, 4, 6, 3], 64, 77, VOCAB, 512, 12),
+  RN101: resnet(512, 224, [3, 4, 23, 3], 64, 77, VOCAB, 512, 12),
+  RN50x4: resnet(640, 288, [4, 6, 10, 6], 80, 77, VOCAB, 640, 12),
+  RN50x16: resnet(768, 384, [6, 8, 18, 8], 96, 77, VOCAB, 768, 12),
+  RN50x64: resnet(1024, 448, [3, 15, 36, 10], 128, 77, VOCAB, 1024, 12),
   tiny: { ...vit(32, 32, 128, 2, 8, 16, 1000, 64, 2), transformerHeads: 4 },
+  "tiny-rn": { ...resnet(32, 64, [1, 1, 1, 1], 16, 16, 1000, 64, 2), transformerHeads: 4 },
 };
 export type ClipArchName = keyof typeof CLIP_ARCHS;
 
@@ -67,6 +95,36 @@ function vit(
   };
 }
 
+/** An OpenAI ModifiedResNet CLIP (heads as upstream build_model: width · 32 / 64). */
+function resnet(
+  embedDim: number,
+  imageResolution: number,
+  layers: readonly number[],
+  visionWidth: number,
+  contextLength: number,
+  vocabSize: number,
+  transformerWidth: number,
+  transformerLayers: number,
+): ClipConfig {
+  return {
+    visionKind: "resnet",
+    embedDim,
+    imageResolution,
+    visionLayers: layers.reduce((a, b) => a + b, 0),
+    visionWidth,
+    visionPatchSize: 32,
+    visionHeads: (visionWidth * 32) / 64,
+    visionResLayers: [...layers],
+    contextLength,
+    vocabSize,
+    transformerWidth,
+    transformerHeads: transformerWidth / 64,
+    transformerLayers,
+    activation: "quick_gelu",
+    layerNormEps: 1e-5,
+  };
+}
+
 const INT_FIELDS = [
   "embedDim",
   "imageResolution",
@@ -81,18 +139,46 @@ const INT_FIELDS = [
   "transformerLayers",
 ] as const;
 
-/** Throws one error (naming `source`) listing every field that is not a valid ViT CLIP. */
+/** Throws one error (naming `source`) listing every field that is not a valid CLIP config. */
 export function validateConfig(c: ClipConfig, source: string): ClipConfig {
   const bad: string[] = [];
-  if (c.visionKind !== "vit") {
-    bad.push(`visionKind ${JSON.stringify(c.visionKind)} (expected "vit")`);
+  if (c.visionKind !== "vit" && c.visionKind !== "resnet") {
+    bad.push(`visionKind ${JSON.stringify(c.visionKind)} (expected "vit" or "resnet")`);
   }
   for (const f of INT_FIELDS) {
     const v = c[f];
     if (!Number.isSafeInteger(v) || v <= 0) bad.push(`${f} ${v} (expected a positive integer)`);
   }
-  if (c.visionWidth % c.visionHeads) {
-    bad.push(`visionWidth ${c.visionWidth} is not divisible by visionHeads ${c.visionHeads}`);
+  if (c.visionKind === "resnet") {
+    const l = c.visionResLayers;
+    if (
+      !Array.isArray(l) || l.length !== 4 || !l.every((n) => Number.isSafeInteger(n) && n > 0)
+    ) {
+      bad.push(
+        `visionResLayers ${JSON.stringify(l)} (expected four positive block counts)`,
+      );
+    } else if (l.reduce((a, b) => a + b, 0) !== c.visionLayers) {
+      bad.push(`visionLayers ${c.visionLayers} is not the sum of visionResLayers [${l}]`);
+    }
+    if (c.visionWidth % 2) {
+      bad.push(`visionWidth ${c.visionWidth} is odd (the stem's first convolutions have half)`);
+    }
+    if (c.visionPatchSize !== 32) {
+      bad.push(`visionPatchSize ${c.visionPatchSize} (a ResNet tower's total stride is 32)`);
+    }
+    if ((c.visionWidth * 32) % c.visionHeads) {
+      bad.push(
+        `the attention pool's width ${c.visionWidth * 32} (32 × visionWidth) is not ` +
+          `divisible by visionHeads ${c.visionHeads}`,
+      );
+    }
+  } else {
+    if (c.visionResLayers !== undefined) {
+      bad.push("visionResLayers is set on a ViT config (it belongs to ResNet towers)");
+    }
+    if (c.visionWidth % c.visionHeads) {
+      bad.push(`visionWidth ${c.visionWidth} is not divisible by visionHeads ${c.visionHeads}`);
+    }
   }
   if (c.transformerWidth % c.transformerHeads) {
     bad.push(
@@ -136,15 +222,18 @@ export function canonicalShapes(c: ClipConfig): Map<string, number[]> {
       m.set(`${b}ln_2.bias`, [w]);
     }
   };
-  m.set("visual.conv1.weight", [W, 3, P, P]);
-  m.set("visual.class_embedding", [W]);
-  m.set("visual.positional_embedding", [grid * grid + 1, W]);
-  m.set("visual.ln_pre.weight", [W]);
-  m.set("visual.ln_pre.bias", [W]);
-  blocks("visual.transformer.", c.visionLayers, W);
-  m.set("visual.ln_post.weight", [W]);
-  m.set("visual.ln_post.bias", [W]);
-  m.set("visual.proj", [W, c.embedDim]);
+  if (c.visionKind === "resnet") resnetShapes(c, m);
+  else {
+    m.set("visual.conv1.weight", [W, 3, P, P]);
+    m.set("visual.class_embedding", [W]);
+    m.set("visual.positional_embedding", [grid * grid + 1, W]);
+    m.set("visual.ln_pre.weight", [W]);
+    m.set("visual.ln_pre.bias", [W]);
+    blocks("visual.transformer.", c.visionLayers, W);
+    m.set("visual.ln_post.weight", [W]);
+    m.set("visual.ln_post.bias", [W]);
+    m.set("visual.proj", [W, c.embedDim]);
+  }
   m.set("token_embedding.weight", [c.vocabSize, T]);
   m.set("positional_embedding", [c.contextLength, T]);
   blocks("transformer.", c.transformerLayers, T);
@@ -153,6 +242,76 @@ export function canonicalShapes(c: ClipConfig): Map<string, number[]> {
   m.set("text_projection", [T, c.embedDim]);
   m.set("logit_scale", []);
   return m;
+}
+
+/** The batch-norm tensors of a state dict (num_batches_tracked is not used, hence not listed). */
+export const BATCH_NORM_TENSORS = ["weight", "bias", "running_mean", "running_var"] as const;
+
+/**
+ * openai/CLIP ModifiedResNet's tensors, in its state-dict order: the 3-conv stem, Bottleneck
+ * blocks (a downsample branch on the first block of a stage when it changes stride or width),
+ * the attention pool.
+ */
+function resnetShapes(c: ClipConfig, m: Map<string, number[]>): void {
+  const W = c.visionWidth;
+  const bn = (prefix: string, n: number) => {
+    for (const t of BATCH_NORM_TENSORS) m.set(`${prefix}.${t}`, [n]);
+  };
+  m.set("visual.conv1.weight", [W / 2, 3, 3, 3]);
+  bn("visual.bn1", W / 2);
+  m.set("visual.conv2.weight", [W / 2, W / 2, 3, 3]);
+  bn("visual.bn2", W / 2);
+  m.set("visual.conv3.weight", [W, W / 2, 3, 3]);
+  bn("visual.bn3", W);
+  for (const b of resnetBlocks(c)) {
+    m.set(`${b.prefix}.conv1.weight`, [b.planes, b.inplanes, 1, 1]);
+    bn(`${b.prefix}.bn1`, b.planes);
+    m.set(`${b.prefix}.conv2.weight`, [b.planes, b.planes, 3, 3]);
+    bn(`${b.prefix}.bn2`, b.planes);
+    m.set(`${b.prefix}.conv3.weight`, [4 * b.planes, b.planes, 1, 1]);
+    bn(`${b.prefix}.bn3`, 4 * b.planes);
+    if (b.downsample) {
+      m.set(`${b.prefix}.downsample.0.weight`, [4 * b.planes, b.inplanes, 1, 1]);
+      bn(`${b.prefix}.downsample.1`, 4 * b.planes);
+    }
+  }
+  const E = 32 * W, grid = c.imageResolution / 32;
+  m.set("visual.attnpool.positional_embedding", [grid * grid + 1, E]);
+  for (const p of ["k", "q", "v"]) {
+    m.set(`visual.attnpool.${p}_proj.weight`, [E, E]);
+    m.set(`visual.attnpool.${p}_proj.bias`, [E]);
+  }
+  m.set("visual.attnpool.c_proj.weight", [c.embedDim, E]);
+  m.set("visual.attnpool.c_proj.bias", [c.embedDim]);
+}
+
+/** One Bottleneck block of a ResNet tower (upstream `ModifiedResNet._make_layer`). */
+export interface ResNetBlock {
+  /** State-dict prefix, e.g. "visual.layer2.0". */
+  prefix: string;
+  inplanes: number;
+  planes: number;
+  stride: number;
+  downsample: boolean;
+}
+
+/** The Bottleneck blocks of a ResNet config, in order. */
+export function resnetBlocks(
+  c: Pick<ClipConfig, "visionWidth" | "visionResLayers">,
+): ResNetBlock[] {
+  const out: ResNetBlock[] = [];
+  const layers = c.visionResLayers ?? [];
+  let inplanes = c.visionWidth;
+  layers.forEach((count, s) => {
+    const planes = c.visionWidth * 2 ** s;
+    for (let j = 0; j < count; j++) {
+      const stride = j === 0 && s > 0 ? 2 : 1;
+      const downsample = j === 0 && (stride > 1 || inplanes !== 4 * planes);
+      out.push({ prefix: `visual.layer${s + 1}.${j}`, inplanes, planes, stride, downsample });
+      inplanes = 4 * planes;
+    }
+  });
+  return out;
 }
 
 // ---- openai/CLIP: inferred from shapes -------------------------------------------------------
@@ -167,18 +326,34 @@ export const OPENAI_INFERENCE_KEYS = [
   "ln_final.weight",
 ] as const;
 
+/** What build_model reads for a ResNet image tower (recognised by visual.layer1.*). */
+export const OPENAI_RESNET_INFERENCE_KEYS = [
+  "visual.layer1.0.conv1.weight",
+  "visual.attnpool.positional_embedding",
+  "text_projection",
+  "positional_embedding",
+  "token_embedding.weight",
+  "ln_final.weight",
+] as const;
+
 /**
- * The config openai/CLIP `build_model` infers from a ViT state dict: widths, patch, grid and
+ * The config openai/CLIP `build_model` infers from a state dict: widths, patch, grid and
  * vocabulary from shapes, layer counts from the resblock indices, heads = width / 64, QuickGELU.
+ * A ResNet tower (visual.layer1.* present) gets its block counts from the distinct block indices
+ * of visual.layer{1..4}, its width from layer1.0.conv1, its resolution from the attention pool's
+ * positional embedding (32 · √(rows - 1)) and width · 32 / 64 heads.
  */
 export function inferOpenAIConfig(shapes: Map<string, number[]>, source: string): ClipConfig {
-  const missing = OPENAI_INFERENCE_KEYS.filter((k) => !shapes.has(k));
+  const isResNet = [...shapes.keys()].some((k) => k.startsWith("visual.layer1."));
+  const keys = isResNet ? OPENAI_RESNET_INFERENCE_KEYS : OPENAI_INFERENCE_KEYS;
+  const missing = keys.filter((k) => !shapes.has(k));
   if (missing.length) {
     throw new Error(
       `${source}: cannot infer the CLIP config: missing ${missing.join(", ")} (openai/CLIP ` +
         `build_model reads their shapes)`,
     );
   }
+  if (isResNet) return inferOpenAIResNet(shapes, source);
   const s = (k: string) => shapes.get(k)!;
   const layers = (re: RegExp) => {
     let n = 0;
@@ -200,6 +375,52 @@ export function inferOpenAIConfig(shapes: Map<string, number[]>, source: string)
     visionWidth,
     visionPatchSize: patch,
     visionHeads: Math.floor(visionWidth / 64),
+    contextLength: s("positional_embedding")[0],
+    vocabSize: s("token_embedding.weight")[0],
+    transformerWidth,
+    transformerHeads: Math.floor(transformerWidth / 64),
+    transformerLayers: layers(/^transformer\.resblocks\.(\d+)\./),
+    activation: "quick_gelu",
+    layerNormEps: 1e-5,
+  };
+}
+
+function inferOpenAIResNet(shapes: Map<string, number[]>, source: string): ClipConfig {
+  const s = (k: string) => shapes.get(k)!;
+  const counts = [1, 2, 3, 4].map((b) => {
+    const ids = new Set<string>();
+    for (const k of shapes.keys()) {
+      if (k.startsWith(`visual.layer${b}`)) ids.add(k.split(".")[2]);
+    }
+    return ids.size;
+  });
+  const visionWidth = s("visual.layer1.0.conv1.weight")[0];
+  const rows = s("visual.attnpool.positional_embedding")[0];
+  const grid = Math.round(Math.sqrt(rows - 1));
+  if (grid * grid + 1 !== rows) {
+    throw new Error(
+      `${source}: visual.attnpool.positional_embedding has ${rows} rows; expected a square ` +
+        `grid plus one (build_model asserts it)`,
+    );
+  }
+  const transformerWidth = s("ln_final.weight")[0];
+  const layers = (re: RegExp) => {
+    let n = 0;
+    for (const k of shapes.keys()) {
+      const m = re.exec(k);
+      if (m) n = Math.max(n, Number(m[1]) + 1);
+    }
+    return n;
+  };
+  return {
+    visionKind: "resnet",
+    embedDim: s("text_projection")[1],
+    imageResolution: grid * 32,
+    visionLayers: counts.reduce((a, b) => a + b, 0),
+    visionWidth,
+    visionPatchSize: 32,
+    visionHeads: Math.floor((visionWidth * 32) / 64),
+    visionResLayers: counts,
     contextLength: s("positional_embedding")[0],
     vocabSize: s("token_embedding.weight")[0],
     transformerWidth,
@@ -308,6 +529,11 @@ export function configFromHf(json: unknown, source: string): ClipConfig {
 
 /** A Hugging Face CLIPModel config.json for a config (what transformers would write). */
 export function hfConfigJson(c: ClipConfig, dtype: "float32" | "float16" = "float32"): Json {
+  if (c.visionKind === "resnet") {
+    throw new Error(
+      "Hugging Face CLIPModel has no ResNet image tower; write ResNet CLIPs in the OpenAI format",
+    );
+  }
   return {
     architectures: ["CLIPModel"],
     model_type: "clip",
@@ -356,9 +582,15 @@ export function configFromOpenClip(json: unknown, source: string): ClipConfig {
   const top = reader(root.raw("model_cfg") ?? json, "model_cfg.", source);
   const vRaw = top.raw("vision_cfg"), tRaw = top.raw("text_cfg");
   const v = reader(vRaw, "vision_cfg.", source), t = reader(tRaw, "text_cfg.", source);
-  if (Array.isArray(v.raw("layers"))) {
+  const resLayers = v.raw("layers");
+  const isResNet = Array.isArray(resLayers);
+  if (
+    isResNet &&
+    (resLayers.length !== 4 || !resLayers.every((n) => Number.isSafeInteger(n) && n > 0))
+  ) {
     throw new Error(
-      `${source}: ResNet image towers are not supported yet (vision_cfg.layers is a list)`,
+      `${source}: vision_cfg.layers is ${JSON.stringify(resLayers)}; expected a number (ViT) ` +
+        `or four positive block counts (ModifiedResNet)`,
     );
   }
   for (
@@ -369,7 +601,9 @@ export function configFromOpenClip(json: unknown, source: string): ClipConfig {
   ) {
     for (const k of keys) {
       if (r.has(k)) {
-        throw new Error(`${source}: ${where}${k} towers are not supported; expected a CLIP ViT`);
+        throw new Error(
+          `${source}: ${where}${k} towers are not supported; expected a CLIP ViT or ResNet`,
+        );
       }
     }
   }
@@ -381,6 +615,30 @@ export function configFromOpenClip(json: unknown, source: string): ClipConfig {
   const imageResolution = Array.isArray(size) && size.length === 2 && size[0] === size[1]
     ? Number(size[0])
     : v.int("image_size", 224);
+  const text = {
+    contextLength: t.int("context_length", 77),
+    vocabSize: t.int("vocab_size", VOCAB),
+    transformerWidth: t.int("width", 512),
+    transformerHeads: t.int("heads", 8),
+    transformerLayers: t.int("layers", 12),
+    activation: top.bool("quick_gelu", false) ? "quick_gelu" as const : "gelu" as const,
+    layerNormEps: 1e-5,
+  };
+  if (isResNet) {
+    // open_clip's ModifiedResNet: heads = width · 32 / head_width; no patch size
+    const width = v.int("width", 64), layers = resLayers as number[];
+    return validateConfig({
+      visionKind: "resnet",
+      embedDim: top.int("embed_dim", 1024),
+      imageResolution,
+      visionLayers: layers.reduce((a, b) => a + b, 0),
+      visionWidth: width,
+      visionPatchSize: 32,
+      visionHeads: (width * 32) / v.int("head_width", 64),
+      visionResLayers: [...layers],
+      ...text,
+    }, source);
+  }
   const visionWidth = v.int("width", 768);
   const c: ClipConfig = {
     visionKind: "vit",
@@ -390,30 +648,33 @@ export function configFromOpenClip(json: unknown, source: string): ClipConfig {
     visionWidth,
     visionPatchSize: v.int("patch_size", 16),
     visionHeads: visionWidth / v.int("head_width", 64),
-    contextLength: t.int("context_length", 77),
-    vocabSize: t.int("vocab_size", VOCAB),
-    transformerWidth: t.int("width", 512),
-    transformerHeads: t.int("heads", 8),
-    transformerLayers: t.int("layers", 12),
-    activation: top.bool("quick_gelu", false) ? "quick_gelu" : "gelu",
-    layerNormEps: 1e-5,
+    ...text,
   };
   return validateConfig(c, source);
 }
 
 /** An open_clip_config.json for a config (the form open_clip pushes to the HF hub). */
 export function openClipConfigJson(c: ClipConfig): Json {
+  const vision = c.visionKind === "resnet"
+    ? {
+      image_size: c.imageResolution,
+      layers: [...(c.visionResLayers ?? [])],
+      width: c.visionWidth,
+      head_width: (c.visionWidth * 32) / c.visionHeads,
+      patch_size: null,
+    }
+    : {
+      image_size: c.imageResolution,
+      layers: c.visionLayers,
+      width: c.visionWidth,
+      head_width: c.visionWidth / c.visionHeads,
+      patch_size: c.visionPatchSize,
+    };
   return {
     model_cfg: {
       embed_dim: c.embedDim,
       quick_gelu: c.activation === "quick_gelu",
-      vision_cfg: {
-        image_size: c.imageResolution,
-        layers: c.visionLayers,
-        width: c.visionWidth,
-        head_width: c.visionWidth / c.visionHeads,
-        patch_size: c.visionPatchSize,
-      },
+      vision_cfg: vision,
       text_cfg: {
         context_length: c.contextLength,
         vocab_size: c.vocabSize,

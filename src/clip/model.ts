@@ -27,6 +27,7 @@ import {
   softmax,
   transpose,
 } from "../autograd/ops/index.ts";
+import { ConvWeightCache } from "../autograd/ops/conv.ts";
 import { noGrad, record, Tensor } from "../autograd/tensor.ts";
 import { resnetBlocks } from "./config.ts";
 import { encodeImageResNet } from "./resnet.ts";
@@ -78,6 +79,8 @@ export class Clip {
   /** Every parameter by its OpenAI state-dict name (frozen unless made trainable). */
   readonly params = new Map<string, Tensor>();
   #linears = new Map<string, LinearParams>();
+  /** ResNet towers: frozen convolution weights' kernel layouts, made on first use. */
+  #convCache = new ConvWeightCache();
   #eps: number;
 
   private constructor(config: ClipArch) {
@@ -146,6 +149,7 @@ export class Clip {
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
     for (const l of this.#linears.values()) l.wT.dispose();
+    this.#convCache.dispose();
     this.params.clear();
     this.#linears.clear();
   }
@@ -213,7 +217,8 @@ export class Clip {
     const c = this.config;
     if (c.visionKind === "resnet") {
       const linear = (x: Tensor, prefix: string) => this.#linear(x, this.#lin(prefix));
-      return encodeImageResNet({ param: (n) => this.param(n), linear }, c, pixels);
+      const convCache = this.#convCache;
+      return encodeImageResNet({ param: (n) => this.param(n), linear, convCache }, c, pixels);
     }
     const R = c.imageResolution;
     if (
