@@ -1,128 +1,230 @@
-// Antidote's main entry point. CBPT (trigger inversion + class-wise prompt tuning) arrives with
-// the CLIP and CBPT issues; until then, with no arguments, this runs an end-to-end demo of the
-// engine it will run on: a small network trained on the GPU with progress on stderr.
-//
-// Usage: deno run -A scripts/purify.ts [--steps N] [--seed N]
+// Antidote's main job: purify a suspicious CLIP with CBPT (trigger inversion, then class-wise
+// prompt tuning) from a few clean labelled images. With no arguments it runs the embedded demo
+// on fixtures/. Progress goes to stderr; the summary (JSON) to stdout; files to --out.
 
 import { parseArgs } from "node:util";
-import {
-  Adam,
-  crossEntropy,
-  gpuInfo,
-  linear,
-  readTensors,
-  runWithGpu,
-  tanh,
-  Tensor,
-  tidy,
-} from "../mod.ts";
+import { join } from "node:path";
+import { loadClip, runWithGpu } from "../mod.ts";
+import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
+import { stderrProgress } from "../src/cbpt/progress.ts";
+import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
+import { TRIGGER_DEFAULTS, type TriggerSettings } from "../src/cbpt/trigger.ts";
+import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
+import type { ContextInit } from "../src/cbpt/prompts.ts";
+import { loadTokenizer } from "./common.ts";
+import { DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
+import { evalAttack } from "../src/cbpt/attack.ts";
 
-const { values } = parseArgs({
+const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV --classes FILE
+         [--shots 16] [--test DIR|CSV] [--attack NAME --target CLASS] [--out DIR] [--resume]
+         [--seed N] [--vocab PATH] [--attack-patch PNG] [stage flags]
+       deno run -A scripts/purify.ts [--fixture badnet] [stage flags]
+         (the demo: a backdoored fixture from fixtures/, with shorter stages)
+
+stage 1: --trigger additive|mask  --epsilon 16/255  --trigger-steps 500  --trigger-lr 0.01
+         --tau 0.1  --trigger-batch 64  --mask-l1 0.01
+stage 2: --n-ctx 16  --ctx-init random|"a photo of a"  --third anchor|margin|kl|none
+         --lambda-bd 1  --lambda-3 8  --margin 0.1  --lr 0.002  --momentum 0.9
+         --weight-decay 5e-4  --batch 32  --epochs 50  --warmup-epochs 1  --views 4`;
+
+const str = { type: "string" } as const;
+const { values, positionals } = parseArgs({
   args: Deno.args,
+  allowPositionals: true,
   options: {
-    steps: { type: "string", default: "300" },
-    seed: { type: "string", default: "7" },
+    model: str,
+    train: str,
+    classes: str,
+    test: str,
+    shots: { type: "string", default: "16" },
+    attack: str,
+    target: str,
+    "attack-patch": str,
+    fixture: str,
+    out: { type: "string", default: "out" },
+    resume: { type: "boolean" },
+    seed: { type: "string", default: "1" },
+    vocab: str,
+    trigger: str,
+    epsilon: str,
+    "trigger-steps": str,
+    "trigger-lr": str,
+    tau: str,
+    "trigger-batch": str,
+    "mask-l1": str,
+    "n-ctx": str,
+    "ctx-init": str,
+    third: str,
+    "lambda-bd": str,
+    "lambda-3": str,
+    margin: str,
+    lr: str,
+    momentum: str,
+    "weight-decay": str,
+    batch: str,
+    epochs: str,
+    "warmup-epochs": str,
+    views: str,
     help: { type: "boolean", short: "h" },
   },
-  strict: true,
 });
 
 if (values.help) {
-  console.log(`usage: deno run -A scripts/purify.ts [--steps N] [--seed N]
-
-Today: an engine demo (two-spirals classifier trained on the GPU).
-Coming: --model DIR --train DIR|CSV --classes FILE ... runs CBPT on a CLIP checkpoint.`);
+  console.log(USAGE);
   Deno.exit(0);
 }
+if (positionals.length) {
+  console.error(`error: unexpected argument ${positionals[0]}\n${USAGE}`);
+  Deno.exit(2);
+}
 
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
+/** A number flag: plain, or a fraction like 16/255. */
+function num(name: string, v: string | undefined, fallback: number, integer = false): number {
+  if (v === undefined) return fallback;
+  const m = /^\s*([-+0-9.eE]+)\s*(?:\/\s*([-+0-9.eE]+))?\s*$/.exec(v);
+  const x = m ? Number(m[1]) / (m[2] ? Number(m[2]) : 1) : NaN;
+  if (!Number.isFinite(x) || (integer && !Number.isInteger(x))) {
+    throw new Error(`--${name} ${v}: expected ${integer ? "an integer" : "a number"}`);
+  }
+  return x;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  v: string | undefined,
+  allowed: readonly T[],
+  d: T,
+): T {
+  if (v === undefined) return d;
+  if (!allowed.includes(v as T)) {
+    throw new Error(`--${name} ${v}: expected one of ${allowed.join(", ")}`);
+  }
+  return v as T;
+}
+
+function stageSettings(
+  T: TriggerSettings = TRIGGER_DEFAULTS,
+  S: TuneSettings = TUNE_DEFAULTS,
+): {
+  trigger: TriggerSettings;
+  tune: TuneSettings;
+  nCtx: number;
+  ctxInit: ContextInit;
+} {
+  const v = values;
+  return {
+    trigger: {
+      kind: oneOf("trigger", v.trigger, ["additive", "mask"], T.kind),
+      epsilon: num("epsilon", v.epsilon, T.epsilon),
+      steps: num("trigger-steps", v["trigger-steps"], T.steps, true),
+      lr: num("trigger-lr", v["trigger-lr"], T.lr),
+      tau: num("tau", v.tau, T.tau),
+      batch: num("trigger-batch", v["trigger-batch"], T.batch, true),
+      maskL1: num("mask-l1", v["mask-l1"], T.maskL1),
+    },
+    tune: {
+      third: oneOf<ThirdLoss>("third", v.third, ["anchor", "margin", "kl", "none"], S.third),
+      lambdaBd: num("lambda-bd", v["lambda-bd"], S.lambdaBd),
+      lambda3: num("lambda-3", v["lambda-3"], S.lambda3),
+      margin: num("margin", v.margin, S.margin),
+      lr: num("lr", v.lr, S.lr),
+      momentum: num("momentum", v.momentum, S.momentum),
+      weightDecay: num("weight-decay", v["weight-decay"], S.weightDecay),
+      batch: num("batch", v.batch, S.batch, true),
+      epochs: num("epochs", v.epochs, S.epochs, true),
+      warmupEpochs: num("warmup-epochs", v["warmup-epochs"], S.warmupEpochs, true),
+      views: num("views", v.views, S.views, true),
+    },
+    nCtx: num("n-ctx", v["n-ctx"], 16, true),
+    ctxInit: oneOf<ContextInit>("ctx-init", v["ctx-init"], ["random", "a photo of a"], "random"),
   };
 }
 
-/** Two interleaved spirals: a task a linear model cannot solve. */
-function spirals(n: number, rand: () => number) {
-  const xs = new Float32Array(2 * n), ys: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = i % 2, t = 0.25 + 3 * rand();
-    const a = t * 2.2 + c * Math.PI;
-    xs[2 * i] = t * Math.cos(a) / 3 + 0.03 * (rand() - 0.5);
-    xs[2 * i + 1] = t * Math.sin(a) / 3 + 0.03 * (rand() - 0.5);
-    ys.push(c);
-  }
-  return { xs, ys };
-}
-
 await runWithGpu(async () => {
-  const info = await gpuInfo();
-  const steps = Number(values.steps), seed = Number(values.seed);
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer`);
-  console.error(`antidote: engine demo on ${info.description}`);
-  const rand = seeded(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-  const init = (shape: number[], scale: number) =>
-    Tensor.from(
-      Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => normal() * scale),
-      shape,
-      { requiresGrad: true },
+  const seed = num("seed", values.seed, 1, true);
+  const progress = stderrProgress(1000);
+  let opts: CbptOptions;
+  if (!values.model && !values.train && !values.classes) {
+    // The demo: a lab fixture, its own attack and sets; shorter stages unless flags say otherwise.
+    const stage = stageSettings(
+      { ...TRIGGER_DEFAULTS, ...DEMO_TRIGGER },
+      { ...TUNE_DEFAULTS, ...DEMO_TUNE },
     );
-  const H = 64, N = 512;
-  const w1 = init([H, 2], 1.5), b1 = init([H], 0.1), w2 = init([H, H], 1 / 8);
-  const b2 = init([H], 0.1), w3 = init([2, H], 1 / 8), b3 = init([2], 0);
-  const params = [w1, b1, w2, b2, w3, b3];
-  const opt = new Adam(params, { lr: 0.01 });
-  const { xs, ys } = spirals(N, rand);
-  const x = Tensor.from(xs, [N, 2]);
-  const t0 = performance.now();
-  let loss = NaN;
-  for (let step = 1; step <= steps; step++) {
-    const l = tidy(() => {
-      const h = tanh(linear(tanh(linear(x, w1, b1)), w2, b2));
-      const out = crossEntropy(linear(h, w3, b3), ys);
-      out.backward();
-      opt.step();
-      opt.zeroGrad();
-      return out;
-    });
-    if (step % 50 === 0 || step === steps) {
-      loss = await l.item();
-      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step}`);
-      const el = (performance.now() - t0) / 1000;
-      const eta = (el / step) * (steps - step);
-      console.error(
-        `step ${step}/${steps}  loss ${loss.toFixed(4)}  ${el.toFixed(1)} s  ETA ${
-          eta.toFixed(1)
-        } s`,
-      );
+    const fx = await loadFixture(values.fixture ?? "badnet");
+    console.error(
+      `demo: ${values.fixture ?? "badnet"} fixture (${fx.record.attack}, target ` +
+        `"${fx.record.target}"), ${fx.train.set.n} clean training images, ${fx.test.set.n} test`,
+    );
+    opts = {
+      clip: fx.clip,
+      tokenizer: fx.tokenizer,
+      classNames: fx.classNames,
+      train: fx.train,
+      test: fx.test,
+      attack: fx.attack,
+      ...stage,
+      seed,
+      outDir: values.out!,
+      resume: !!values.resume,
+      progress,
+    };
+  } else {
+    if (!values.model || !values.train || !values.classes) {
+      throw new Error(`--model, --train and --classes go together\n${USAGE}`);
     }
-    l.dispose();
+    if (values.fixture) throw new Error("--fixture is for the demo; it does not go with --model");
+    const stage = stageSettings();
+    const classNames = await readClassNames(values.classes);
+    const clip = await loadClip(values.model);
+    const tokenizer = await loadTokenizer(values.model, values.vocab);
+    const R = clip.config.imageResolution;
+    const shots = num("shots", values.shots, 16, true);
+    const trainItems = fewShot(await listLabelled(values.train, classNames), shots, seed);
+    console.error(`loading ${trainItems.length} training images (${shots || "all"} per class) ...`);
+    const train = await loadLabelled(trainItems, R);
+    const test = values.test
+      ? await loadLabelled(await listLabelled(values.test, classNames), R)
+      : undefined;
+    let attack;
+    if (values.attack) {
+      if (!values.target) throw new Error("--attack needs --target CLASS (the attacker's class)");
+      const target = classNames.indexOf(values.target);
+      if (target < 0) throw new Error(`--target ${values.target}: not in ${values.classes}`);
+      attack = await evalAttack(values.attack, target, R, seed, values["attack-patch"]);
+    }
+    opts = {
+      clip,
+      tokenizer,
+      classNames,
+      train: { set: train.set, labels: train.labels },
+      test: test && { set: test.set, labels: test.labels },
+      attack,
+      ...stage,
+      seed,
+      outDir: values.out!,
+      resume: !!values.resume,
+      progress,
+    };
   }
-  const [logits] = await readTensors([
-    tidy(() => {
-      const h = tanh(linear(tanh(linear(x, w1, b1)), w2, b2));
-      return linear(h, w3, b3);
-    }),
-  ]);
-  let correct = 0;
-  for (let i = 0; i < N; i++) {
-    correct += (logits[2 * i + 1] > logits[2 * i] ? 1 : 0) === ys[i] ? 1 : 0;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  console.log(
-    JSON.stringify({
-      demo: "engine: two-spirals MLP, Adam",
-      adapter: info.description,
-      steps,
-      final_loss: Number(loss.toFixed(5)),
-      train_accuracy: correct / N,
-      seconds: Number(seconds.toFixed(2)),
-    }),
-  );
-  console.error(
-    "CBPT itself (trigger inversion and class-wise prompt tuning on CLIP checkpoints) is coming: " +
-      "see the README's roadmap.",
-  );
+  const { report } = await runCbpt(opts);
+  const pct = (
+    x: number | null | undefined,
+  ) => (x === undefined || x === null ? null : Number((100 * x).toFixed(2)));
+  console.log(JSON.stringify({
+    out: opts.outDir,
+    files: ["prompts.safetensors", "trigger.png", "report.json", "losses.png"].map((f) =>
+      join(opts.outDir, f)
+    ),
+    suspected_target: report.suspected_target.name,
+    ca_before: pct(report.ca_before),
+    asr_before: pct(report.asr_before),
+    ca_after: pct(report.ca_after),
+    asr_after: pct(report.asr_after),
+    seconds: {
+      trigger: report.trigger.seconds,
+      prompts: report.prompts.seconds,
+      total: report.seconds,
+    },
+  }));
+  opts.clip.dispose();
 });

@@ -1,0 +1,103 @@
+// The embedded demo: CBPT on the backdoor lab's BadNet fixture (fixtures/badnet, a small CLIP
+// trained on Fashion-MNIST and then poisoned; see fixtures/README.md), its few-shot clean set
+// and held-out test set, with shortened stage settings so that it runs in a few minutes on a
+// software adapter. `deno compile --include fixtures` embeds the files.
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadClip } from "../clip/index.ts";
+import { ClipTokenizer } from "../clip/tokenizer.ts";
+import { loadFixtureSet } from "../lab/fixtures.ts";
+import { evalAttack } from "./attack.ts";
+import type { EvalAttack } from "./run.ts";
+import type { Clip } from "../clip/model.ts";
+import type { ImageSet } from "./images.ts";
+import type { TriggerSettings } from "./trigger.ts";
+import type { TuneSettings } from "./tune.ts";
+
+/** The folder of the committed fixtures. */
+export function fixturesDir(): string {
+  return fileURLToPath(new URL("../../fixtures/", import.meta.url));
+}
+
+/** What scripts/backdoor.ts records beside a poisoned model (backdoor.json). */
+export interface BackdoorRecord {
+  attack: string;
+  target: string;
+  targetIndex: number;
+  /** Seed of the attack's fixed patterns (the same at evaluation). */
+  attackSeed: number;
+  rate: number;
+  /** BadCLIP's patch picture, relative to the fixture folder. */
+  patch?: string;
+  [k: string]: unknown;
+}
+
+export async function readBackdoorRecord(dir: string): Promise<BackdoorRecord> {
+  const path = join(dir, "backdoor.json");
+  let rec: BackdoorRecord;
+  try {
+    rec = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new Error(`${path}: cannot read the attack record (${(e as Error).message})`);
+  }
+  for (const k of ["attack", "target", "targetIndex", "attackSeed"] as const) {
+    if (rec[k] === undefined) throw new Error(`${path}: missing "${k}"`);
+  }
+  return rec;
+}
+
+/** Shorter than the paper's recipe (500 trigger steps, 50 epochs): a few minutes on llvmpipe. */
+export const DEMO_TRIGGER: Partial<TriggerSettings> = { steps: 150, batch: 64 };
+export const DEMO_TUNE: Partial<TuneSettings> = { epochs: 8, views: 2 };
+
+export interface LoadedFixture {
+  clip: Clip;
+  tokenizer: ClipTokenizer;
+  classNames: string[];
+  train: { set: ImageSet; labels: number[] };
+  test: { set: ImageSet; labels: number[] };
+  attack: EvalAttack;
+  record: BackdoorRecord;
+}
+
+/** A lab fixture (default BadNet) with its few-shot and test sets and its attack. */
+export async function loadFixture(
+  name = "badnet",
+  dir = fixturesDir(),
+): Promise<LoadedFixture> {
+  const modelDir = join(dir, name);
+  try {
+    await Deno.stat(join(modelDir, "backdoor.json"));
+  } catch {
+    throw new Error(
+      `${modelDir}: no backdoored fixture here (fixtures/README.md says how to make one)`,
+    );
+  }
+  const record = await readBackdoorRecord(modelDir);
+  const clip = await loadClip(modelDir);
+  const tokenizer = await ClipTokenizer.fromDir(modelDir);
+  const R = clip.config.imageResolution;
+  const few = await loadFixtureSet(join(dir, "data", "fewshot.safetensors"), R);
+  const test = await loadFixtureSet(join(dir, "data", "test.safetensors"), R);
+  const asSet = (f: typeof few) => ({
+    set: { pixels: f.images01, n: f.n, size: R },
+    labels: f.labels,
+  });
+  const attack = await evalAttack(
+    record.attack,
+    record.targetIndex,
+    R,
+    record.attackSeed,
+    record.patch ? join(modelDir, record.patch) : undefined,
+  );
+  return {
+    clip,
+    tokenizer,
+    classNames: few.classNames,
+    train: asSet(few),
+    test: asSet(test),
+    attack,
+    record,
+  };
+}
