@@ -43,16 +43,15 @@ export function asEvalAttack(attack: Attack, target: number): EvalAttack {
 }
 
 /**
- * The named attack at `size` px with `seed`'s fixed patterns (the same seed the attacker used,
- * for the lab's fixtures). `patchPath` is required for badclip and ignored otherwise.
+ * The named lab attack at `size` px with `seed`'s fixed patterns (the same seed the attacker
+ * used, for the lab's fixtures). `patchPath` is required for badclip and ignored otherwise.
  */
-export async function evalAttack(
+export async function labAttack(
   name: string,
-  target: number,
   size: number,
   seed: number,
   patchPath?: string,
-): Promise<EvalAttack> {
+): Promise<Attack> {
   if (!isAttackName(name)) {
     throw new Error(`--attack ${name}: expected one of ${ATTACK_NAMES.join(", ")}`);
   }
@@ -62,10 +61,18 @@ export async function evalAttack(
         "--attack badclip needs --attack-patch FILE (the attacker's optimised patch)",
       );
     }
-    return asEvalAttack(
-      makeAttack("badclip", { imageSize: size, seed, patch: await readPatch(patchPath) }),
-      target,
-    );
+    return makeAttack("badclip", { imageSize: size, seed, patch: await readPatch(patchPath) });
   }
-  return asEvalAttack(makeAttack(name, { imageSize: size, seed }), target);
+  return makeAttack(name, { imageSize: size, seed });
+}
+
+/** labAttack as CBPT's EvalAttack with the attacker's target class. */
+export async function evalAttack(
+  name: string,
+  target: number,
+  size: number,
+  seed: number,
+  patchPath?: string,
+): Promise<EvalAttack> {
+  return asEvalAttack(await labAttack(name, size, seed, patchPath), target);
 }

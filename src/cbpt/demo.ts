@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { loadClip } from "../clip/index.ts";
 import { ClipTokenizer } from "../clip/tokenizer.ts";
 import { loadFixtureSet } from "../lab/fixtures.ts";
-import { evalAttack } from "./attack.ts";
+import { asEvalAttack, labAttack } from "./attack.ts";
+import type { Attack } from "../attacks/types.ts";
 import type { EvalAttack } from "./run.ts";
 import type { Clip } from "../clip/model.ts";
 import type { ImageSet } from "./images.ts";
@@ -58,6 +59,8 @@ export interface LoadedFixture {
   train: { set: ImageSet; labels: number[] };
   test: { set: ImageSet; labels: number[] };
   attack: EvalAttack;
+  /** The same attack as the lab's pure function (for the lab's own measurements). */
+  labAttack: Attack;
   record: BackdoorRecord;
 }
 
@@ -84,9 +87,8 @@ export async function loadFixture(
     set: { pixels: f.images01, n: f.n, size: R },
     labels: f.labels,
   });
-  const attack = await evalAttack(
+  const lab = await labAttack(
     record.attack,
-    record.targetIndex,
     R,
     record.attackSeed,
     record.patch ? join(modelDir, record.patch) : undefined,
@@ -97,7 +99,8 @@ export async function loadFixture(
     classNames: few.classNames,
     train: asSet(few),
     test: asSet(test),
-    attack,
+    attack: asEvalAttack(lab, record.targetIndex),
+    labAttack: lab,
     record,
   };
 }

@@ -97,6 +97,11 @@ export function augment(img: Float32Array, size: number, rand: () => number): Fl
 
 /** Writes a CHW [0, 1] image as a PNG (atomically). */
 export async function writePng(path: string, chw: Float32Array, size: number): Promise<void> {
+  await writeAtomic(path, await pngBytes(chw, size));
+}
+
+/** A CHW [0, 1] image of side `size` as PNG bytes (8-bit RGB). */
+export async function pngBytes(chw: Float32Array, size: number): Promise<Uint8Array> {
   const { default: sharp } = await import("sharp");
   const rgb = new Uint8Array(size * size * 3);
   const plane = size * size;
@@ -107,7 +112,7 @@ export async function writePng(path: string, chw: Float32Array, size: number): P
   }
   const png = await sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).png()
     .toBuffer();
-  await writeAtomic(path, new Uint8Array(png));
+  return new Uint8Array(png);
 }
 
 /** Writes bytes to `path` through a temporary file in the same folder and a rename. */

@@ -275,7 +275,7 @@ export function prompts(template: string, classNames: readonly string[]): string
 
 /**
  * Writes the model as an HF CLIPModel folder (config.json + model.safetensors, f32), the
- * tokenizer (tokenizer.json) and any extra JSON files, all at once: everything is written into
+ * tokenizer (tokenizer.json) and any extra files (JSON values, or raw bytes), all at once: everything is written into
  * a staging folder beside `out`, which then replaces `out`.
  */
 export async function saveClip(
@@ -309,7 +309,8 @@ export async function saveClip(
       JSON.stringify(tokenizer.toTokenizerJson()),
     );
     for (const [name, value] of Object.entries(extra)) {
-      await writeTextAtomic(join(stage, name), json(value));
+      if (value instanceof Uint8Array) await Deno.writeFile(join(stage, name), value);
+      else await writeTextAtomic(join(stage, name), json(value));
     }
     await replaceDir(stage, out);
     return { bytes, params };

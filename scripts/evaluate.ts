@@ -1,0 +1,171 @@
+// The backdoor lab's table: for each attack fixture (fixtures/<attack>) and each defence (none,
+// cbpt, coop, finetune), CA on the fixture test set and ASR on its triggered non-target images,
+// over several seeds (mean ± sample std). Writes docs/results.json (cells selected with --attack
+// and --defence replace their old values; the others are kept), docs/results.md and
+// docs/results.png. Progress on stderr; each cell as a JSON line on stdout.
+//
+//   deno run -A scripts/evaluate.ts [--attack badnet,sig] [--defence cbpt,none] [--seeds 3]
+//     [--fixtures fixtures] [--out docs] [--epochs 8] [--trigger-steps 150] [--views 2]
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { ATTACK_NAMES } from "../src/attacks/index.ts";
+import { DEMO_TRIGGER, DEMO_TUNE, fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
+import { writeAtomic } from "../src/cbpt/images.ts";
+import { stderrProgress } from "../src/cbpt/progress.ts";
+import { TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
+import { TUNE_DEFAULTS } from "../src/cbpt/tune.ts";
+import { type Defence, DEFENCES, runDefence } from "../src/lab/defences.ts";
+import { type ResultRow, resultsChartSvg, resultsMarkdown } from "../src/lab/results.ts";
+import { runWithGpu } from "../mod.ts";
+
+const USAGE = "usage: evaluate.ts [--attack a,b] [--defence d,e] [--seeds 3] [--fixtures DIR] " +
+  "[--out docs] [--epochs N] [--trigger-steps N] [--views N]";
+
+function list<T extends string>(flag: string, v: string | undefined, all: readonly T[]): T[] {
+  if (!v) return [...all];
+  const out = v.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const x of out) {
+    if (!(all as readonly string[]).includes(x)) {
+      throw new Error(`--${flag} ${x}: expected one of ${all.join(", ")}`);
+    }
+  }
+  return out as T[];
+}
+
+function positiveInt(flag: string, v: string | undefined, d: number): number {
+  if (v === undefined) return d;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${flag} ${v}: expected an integer ≥ 1`);
+  return n;
+}
+
+const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Sample standard deviation (n − 1); 0 for a single seed. */
+const stdOf = (xs: number[]) => {
+  if (xs.length < 2) return 0;
+  const m = meanOf(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+};
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    attack: { type: "string" },
+    defence: { type: "string" },
+    seeds: { type: "string", default: "3" },
+    fixtures: { type: "string" },
+    out: { type: "string", default: "docs" },
+    epochs: { type: "string" },
+    "trigger-steps": { type: "string" },
+    views: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+
+await runWithGpu(async () => {
+  const attacks = list("attack", values.attack, ATTACK_NAMES);
+  const defences = list<Defence>("defence", values.defence, DEFENCES);
+  const seeds = positiveInt("seeds", values.seeds, 3);
+  const dir = values.fixtures ?? fixturesDir();
+  const trigger = {
+    ...TRIGGER_DEFAULTS,
+    ...DEMO_TRIGGER,
+    steps: positiveInt("trigger-steps", values["trigger-steps"], DEMO_TRIGGER.steps!),
+  };
+  const tune = {
+    ...TUNE_DEFAULTS,
+    ...DEMO_TUNE,
+    epochs: positiveInt("epochs", values.epochs, DEMO_TUNE.epochs!),
+    views: positiveInt("views", values.views, DEMO_TUNE.views!),
+  };
+  const resultsPath = join(values.out!, "results.json");
+  let rows: ResultRow[] = [];
+  try {
+    rows = JSON.parse(await Deno.readTextFile(resultsPath));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new Error(`${resultsPath}: cannot read the earlier results (${(e as Error).message})`);
+    }
+  }
+  const work = await Deno.makeTempDir({ prefix: "antidote-eval-" });
+  const progress = stderrProgress(5000);
+  try {
+    for (const attack of attacks) {
+      const fx = await loadFixture(attack, dir);
+      try {
+        for (const defence of defences) {
+          const cas: number[] = [], asrs: number[] = [];
+          let seconds = 0;
+          for (let seed = 1; seed <= seeds; seed++) {
+            console.error(`== ${attack} / ${defence} / seed ${seed}`);
+            const r = await runDefence(defence, {
+              clip: fx.clip,
+              tokenizer: fx.tokenizer,
+              classNames: fx.classNames,
+              train: fx.train,
+              test: fx.test,
+              attack: fx.attack,
+              trigger,
+              tune,
+              nCtx: 16,
+              seed,
+              workDir: join(work, `${attack}-${defence}-${seed}`),
+              modelDir: join(dir, attack),
+              progress,
+            });
+            cas.push(r.ca);
+            asrs.push(r.asr);
+            seconds += r.seconds;
+            console.error(
+              `   CA ${(100 * r.ca).toFixed(2)} %  ASR ${(100 * r.asr).toFixed(2)} %  ` +
+                `${r.seconds.toFixed(1)} s`,
+            );
+          }
+          const row: ResultRow = {
+            attack,
+            defence,
+            target: fx.record.target,
+            seeds,
+            ca_mean: meanOf(cas),
+            ca_std: stdOf(cas),
+            asr_mean: meanOf(asrs),
+            asr_std: stdOf(asrs),
+            ca: cas,
+            asr: asrs,
+            seconds,
+            settings: defence === "cbpt" || defence === "coop" || defence === "finetune"
+              ? { trigger_steps: trigger.steps, epochs: tune.epochs, views: tune.views }
+              : {},
+          };
+          console.log(JSON.stringify(row));
+          rows = rows.filter((r) => !(r.attack === attack && r.defence === defence));
+          rows.push(row);
+          rows.sort((a, b) =>
+            ATTACK_NAMES.indexOf(a.attack as never) - ATTACK_NAMES.indexOf(b.attack as never) ||
+            DEFENCES.indexOf(a.defence as Defence) - DEFENCES.indexOf(b.defence as Defence)
+          );
+          // Written after every cell, so an interrupted run keeps what it measured.
+          await Deno.mkdir(values.out!, { recursive: true });
+          await writeAtomic(resultsPath, JSON.stringify(rows, null, 2) + "\n");
+        }
+      } finally {
+        fx.clip.dispose();
+      }
+    }
+    await writeAtomic(join(values.out!, "results.md"), resultsMarkdown(rows));
+    const { default: sharp } = await import("sharp");
+    const svg = resultsChartSvg(rows);
+    await writeAtomic(
+      join(values.out!, "results.png"),
+      new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
+    );
+    console.error(`wrote ${resultsPath}, results.md and results.png in ${values.out}`);
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+});

@@ -1,0 +1,241 @@
+// The defences the lab measures CBPT against, each a function from a (backdoored) CLIP, the
+// few-shot clean set and a seed to a classifier of [0, 1] images:
+//   none      zero-shot CLIP with "a photo of a {}." (TrojVQA's text key added, as its attacker
+//             would have it);
+//   cbpt      both CBPT stages (src/cbpt/run.ts);
+//   coop      class-wise prompts trained on the clean images alone (L_clean only), with the
+//             same context, schedule and epochs as CBPT: what the trigger losses buy;
+//   finetune  full fine-tuning of the image encoder on the few-shot set with cross-entropy
+//             against the frozen zero-shot text head, the same number of epochs.
+
+import { crossEntropy, l2Normalize, matmul, mul } from "../autograd/ops/index.ts";
+import { AdamW, cosineSchedule } from "../autograd/optim.ts";
+import { Tensor, tidy } from "../autograd/tensor.ts";
+import { loadClip } from "../clip/index.ts";
+import type { Clip } from "../clip/model.ts";
+import { ONE_TEMPLATE } from "../clip/templates.ts";
+import type { ClipTokenizer } from "../clip/tokenizer.ts";
+import { zeroShotClassifier } from "../clip/zeroshot.ts";
+import { augment, imageAt, type ImageSet, normalizeOnGpu, seededRandom } from "../cbpt/images.ts";
+import { type Progress, progressLine } from "../cbpt/progress.ts";
+import { initialContext, promptTokens } from "../cbpt/prompts.ts";
+import { PurifiedClassifier } from "../cbpt/purified.ts";
+import { type CbptOptions, type EvalAttack, runCbpt } from "../cbpt/run.ts";
+import { predict, type TriggerSettings } from "../cbpt/trigger.ts";
+import { tunePrompts, type TuneSettings } from "../cbpt/tune.ts";
+
+export const DEFENCES = ["none", "cbpt", "coop", "finetune"] as const;
+export type Defence = typeof DEFENCES[number];
+
+export interface DefenceInput {
+  clip: Clip;
+  tokenizer: ClipTokenizer;
+  classNames: string[];
+  train: { set: ImageSet; labels: number[] };
+  test: { set: ImageSet; labels: number[] };
+  attack: EvalAttack;
+  trigger: TriggerSettings;
+  tune: TuneSettings;
+  nCtx: number;
+  seed: number;
+  /** Scratch folder for CBPT's files. */
+  workDir: string;
+  progress?: Progress;
+  /** The model's folder: fine-tuning trains a fresh copy of it, leaving `clip` as it was. */
+  modelDir: string;
+  /** Fine-tuning's AdamW learning rate (default 1e-4). */
+  finetuneLr?: number;
+}
+
+export interface CellResult {
+  ca: number;
+  asr: number;
+  seconds: number;
+}
+
+/** Share of predictions equal to the labels; ASR = share of triggered non-target → target. */
+function score(preds: number[], labels: number[]): number {
+  return preds.filter((p, i) => p === labels[i]).length / preds.length;
+}
+
+/** CA on the test set, ASR on its non-target images with the attack applied. */
+async function caAsr(
+  classify: (set: ImageSet) => Promise<number[]>,
+  test: DefenceInput["test"],
+  attack: EvalAttack,
+  classifyTriggered = classify,
+): Promise<{ ca: number; asr: number }> {
+  const ca = score(await classify(test.set), test.labels);
+  const keep = test.labels.map((y, i) => (y === attack.target ? -1 : i)).filter((i) => i >= 0);
+  const m = 3 * test.set.size * test.set.size;
+  const pix = new Float32Array(keep.length * m);
+  keep.forEach((i, j) => pix.set(imageAt(test.set, i), j * m));
+  const preds = await classifyTriggered(
+    attack.apply({ pixels: pix, n: keep.length, size: test.set.size }),
+  );
+  return { ca, asr: preds.filter((p) => p === attack.target).length / preds.length };
+}
+
+/** The zero-shot head [C, E] with the attack's text key (TrojVQA) on the class prompts. */
+function zeroShotHead(o: DefenceInput, keyed: boolean): Tensor {
+  const t = keyed && o.attack.evalPrompt ? ONE_TEMPLATE.map(o.attack.evalPrompt) : ONE_TEMPLATE;
+  return zeroShotClassifier(o.clip, o.tokenizer, o.classNames, t);
+}
+
+async function noDefence(o: DefenceInput): Promise<{ ca: number; asr: number }> {
+  const plain = zeroShotHead(o, false), keyed = zeroShotHead(o, true);
+  try {
+    return await caAsr(
+      (s) => predict(o.clip, s, plain),
+      o.test,
+      o.attack,
+      (s) => predict(o.clip, s, keyed),
+    );
+  } finally {
+    plain.dispose();
+    keyed.dispose();
+  }
+}
+
+async function cbpt(o: DefenceInput): Promise<{ ca: number; asr: number }> {
+  const opts: CbptOptions = {
+    clip: o.clip,
+    tokenizer: o.tokenizer,
+    classNames: o.classNames,
+    train: o.train,
+    attack: o.attack,
+    trigger: o.trigger,
+    tune: o.tune,
+    nCtx: o.nCtx,
+    ctxInit: "random",
+    seed: o.seed,
+    outDir: o.workDir,
+    progress: o.progress,
+  };
+  const { classifier } = await runCbpt(opts);
+  try {
+    const pc = async (set: ImageSet) =>
+      (await classifier.classify({ pixels01: set.pixels, n: set.n })).labels;
+    return await caAsr(pc, o.test, o.attack);
+  } finally {
+    classifier.dispose();
+  }
+}
+
+async function coop(o: DefenceInput): Promise<{ ca: number; asr: number }> {
+  const { clip, tokenizer, classNames } = o;
+  const text0 = zeroShotHead(o, false);
+  const R = o.train.set.size;
+  // No trigger: a zero additive one, whose loss term is switched off (λ_bd = 0, no third loss).
+  const none = {
+    kind: "additive" as const,
+    size: R,
+    epsilon: 0,
+    delta: new Float32Array(3 * R * R),
+  };
+  try {
+    const tokens = promptTokens(tokenizer, classNames, o.nCtx, clip.config.contextLength);
+    const init = await initialContext(clip, tokenizer, classNames.length, o.nCtx, "random", o.seed);
+    const tuned = await tunePrompts(
+      clip,
+      tokens,
+      text0,
+      init,
+      o.train.set,
+      o.train.labels,
+      none,
+      0,
+      { ...o.tune, lambdaBd: 0, lambda3: 0, third: "none" },
+      o.seed,
+      { progress: o.progress },
+    );
+    const pc = PurifiedClassifier.create(clip, tokenizer, classNames, tuned.ctx, o.nCtx);
+    try {
+      return await caAsr(
+        async (set) => (await pc.classify({ pixels01: set.pixels, n: set.n })).labels,
+        o.test,
+        o.attack,
+      );
+    } finally {
+      pc.dispose();
+    }
+  } finally {
+    text0.dispose();
+  }
+}
+
+/**
+ * Fine-tunes every image-tower weight of a fresh copy of the model (AdamW, warm-up + cosine,
+ * CoOp's augmentation) on the few-shot set against the frozen zero-shot head, for
+ * `tune.epochs` epochs of `tune.batch`.
+ */
+async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
+  const clip = await loadClip(o.modelDir);
+  const mine = { ...o, clip };
+  const head = zeroShotHead(mine, false);
+  const keyed = zeroShotHead(mine, true);
+  const names = [...clip.params.keys()].filter((n) => n.startsWith("visual."));
+  clip.setTrainable(names);
+  const params = names.map((n) => clip.param(n));
+  const N = o.train.set.n, R = o.train.set.size, m = 3 * R * R;
+  const B = Math.min(o.tune.batch, N), perEpoch = Math.ceil(N / B);
+  const total = o.tune.epochs * perEpoch, lr = o.finetuneLr ?? 1e-4;
+  const opt = new AdamW(params, { lr, weightDecay: 0.1, betas: [0.9, 0.98], eps: 1e-6 });
+  const schedule = cosineSchedule({ baseLr: lr, totalSteps: total, warmupSteps: perEpoch });
+  const rand = seededRandom(o.seed * 977 + 3);
+  const scale = Math.exp(await clip.param("logit_scale").item());
+  try {
+    let step = 0;
+    const t0 = performance.now();
+    for (let e = 0; e < o.tune.epochs; e++) {
+      const order = Array.from({ length: N }, (_, i) => i);
+      for (let i = N - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      let last: Tensor | null = null;
+      for (let s = 0; s < N; s += B, step++) {
+        const idx = order.slice(s, s + B);
+        const px = new Float32Array(idx.length * m);
+        idx.forEach((k, j) => px.set(augment(imageAt(o.train.set, k), R, rand), j * m));
+        opt.lr = schedule(step);
+        last?.dispose();
+        last = tidy(() => {
+          const x = Tensor.from(px, [idx.length, 3, R, R]);
+          const f = l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
+          const logits = mul(matmul(f, head, { transB: true }), scale);
+          const loss = crossEntropy(logits, idx.map((k) => o.train.labels[k]));
+          loss.backward();
+          opt.step();
+          opt.zeroGrad();
+          return loss;
+        }).keep();
+      }
+      const loss = await last!.item();
+      last!.dispose();
+      if (!Number.isFinite(loss)) throw new Error(`finetune: loss ${loss} in epoch ${e + 1}`);
+      o.progress?.(...progressLine("finetune", e + 1, o.tune.epochs, loss, t0));
+    }
+    clip.setTrainable(names, false);
+    return await caAsr(
+      (s) => predict(clip, s, head),
+      o.test,
+      o.attack,
+      (s) => predict(clip, s, keyed),
+    );
+  } finally {
+    opt.dispose();
+    head.dispose();
+    keyed.dispose();
+    clip.dispose();
+  }
+}
+
+/** Runs one defence and scores it. */
+export async function runDefence(defence: Defence, o: DefenceInput): Promise<CellResult> {
+  const t0 = performance.now();
+  const run = { none: noDefence, cbpt, coop, finetune }[defence];
+  if (!run) throw new Error(`unknown defence "${defence}"; expected one of ${DEFENCES.join(", ")}`);
+  const r = await run(o);
+  return { ...r, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,124 @@
+// The lab's results: one row per attack and defence, as a Markdown table and as a bar chart
+// (SVG, which sharp renders to PNG): ASR on top, CA below, a group of bars per attack.
+
+export interface ResultRow {
+  attack: string;
+  defence: string;
+  target: string;
+  seeds: number;
+  ca_mean: number;
+  ca_std: number;
+  asr_mean: number;
+  asr_std: number;
+  /** Per seed. */
+  ca: number[];
+  asr: number[];
+  /** All seeds together. */
+  seconds: number;
+  settings: Record<string, number>;
+}
+
+const pct = (x: number) => (100 * x).toFixed(1);
+
+/** CA and ASR as "mean ± std" percentages, a row per attack, a column pair per defence. */
+export function resultsMarkdown(rows: readonly ResultRow[]): string {
+  const attacks = [...new Set(rows.map((r) => r.attack))];
+  const defences = [...new Set(rows.map((r) => r.defence))];
+  const cell = (a: string, d: string) => rows.find((r) => r.attack === a && r.defence === d);
+  const head = ["attack", ...defences.flatMap((d) => [`${d} CA %`, `${d} ASR %`])];
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => " --- ").join("|")}|`,
+    ...attacks.map((a) => {
+      const cols = defences.flatMap((d) => {
+        const r = cell(a, d);
+        return r
+          ? [`${pct(r.ca_mean)} ± ${pct(r.ca_std)}`, `${pct(r.asr_mean)} ± ${pct(r.asr_std)}`]
+          : ["–", "–"];
+      });
+      return `| ${a} | ${cols.join(" | ")} |`;
+    }),
+  ];
+  const seeds = [...new Set(rows.map((r) => r.seeds))].join(", ");
+  const time = defences.map((d) => {
+    const rs = rows.filter((r) => r.defence === d);
+    const s = rs.reduce((t, r) => t + r.seconds / r.seeds, 0) / Math.max(1, rs.length);
+    return `${d} ${s.toFixed(1)} s`;
+  });
+  return [
+    "# Backdoor lab: CA and ASR by attack and defence",
+    "",
+    "Made by `scripts/evaluate.ts` (the numbers are in results.json). CA: clean accuracy on the",
+    "fixture test set (1000 Fashion-MNIST images); ASR: share of its triggered non-target images",
+    `classified as the attacker's target. Mean ± sample std over ${seeds} seed(s).`,
+    "",
+    ...lines,
+    "",
+    `Mean time per run: ${time.join(", ")}.`,
+    "",
+  ].join("\n");
+}
+
+const COLORS: Record<string, string> = {
+  none: "#888888",
+  cbpt: "#1b7837",
+  coop: "#2166ac",
+  finetune: "#b2182b",
+};
+
+/** Two panels of grouped bars (ASR, CA) with ±std whiskers. */
+export function resultsChartSvg(rows: readonly ResultRow[]): string {
+  const attacks = [...new Set(rows.map((r) => r.attack))];
+  const defences = [...new Set(rows.map((r) => r.defence))];
+  const W = Math.max(480, 90 + attacks.length * (defences.length * 14 + 24)), H = 220, pad = 50;
+  const group = (W - pad - 20) / Math.max(1, attacks.length);
+  const bar = Math.min(14, (group - 16) / Math.max(1, defences.length));
+  const panel = (y0: number, title: string, key: "asr" | "ca") => {
+    const py = (v: number) => y0 + 30 + (H - 60) * (1 - v);
+    const parts = [
+      `<text x="${pad}" y="${y0 + 18}" font-size="13">${title}</text>`,
+      `<line x1="${pad}" y1="${py(0)}" x2="${W - 20}" y2="${py(0)}" stroke="#000"/>`,
+      ...[0, 0.5, 1].map((v) =>
+        `<text x="${pad - 6}" y="${py(v) + 4}" font-size="10" text-anchor="end">${100 * v}</text>`
+      ),
+    ];
+    attacks.forEach((a, i) => {
+      const gx = pad + i * group + 8;
+      parts.push(
+        `<text x="${gx + (defences.length * bar) / 2}" y="${
+          py(0) + 14
+        }" font-size="10" text-anchor="middle">${a}</text>`,
+      );
+      defences.forEach((d, k) => {
+        const r = rows.find((x) => x.attack === a && x.defence === d);
+        if (!r) return;
+        const m = key === "asr" ? r.asr_mean : r.ca_mean;
+        const s = key === "asr" ? r.asr_std : r.ca_std;
+        const x = gx + k * bar;
+        parts.push(
+          `<rect x="${x.toFixed(1)}" y="${py(m).toFixed(1)}" width="${(bar - 1).toFixed(1)}" ` +
+            `height="${(py(0) - py(m)).toFixed(1)}" fill="${COLORS[d] ?? "#555"}"/>`,
+          `<line x1="${(x + bar / 2).toFixed(1)}" x2="${(x + bar / 2).toFixed(1)}" y1="${
+            py(Math.min(1, m + s)).toFixed(1)
+          }" y2="${py(Math.max(0, m - s)).toFixed(1)}" stroke="#000"/>`,
+        );
+      });
+    });
+    return parts.join("\n");
+  };
+  const legend = defences.map((d, k) =>
+    `<rect x="${W - 110}" y="${8 + 14 * k}" width="10" height="10" fill="${
+      COLORS[d] ?? "#555"
+    }"/>` +
+    `<text x="${W - 96}" y="${17 + 14 * k}" font-size="11">${d}</text>`
+  );
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${2 * H}" ` +
+    `font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    panel(0, "ASR % (lower is better)", "asr"),
+    panel(H, "CA % (higher is better)", "ca"),
+    ...legend,
+    `</svg>`,
+  ].join("\n");
+}

@@ -1,0 +1,152 @@
+// The backdoor lab end to end: the committed backdoored fixtures keep their backdoor, the demo
+// (purify.ts with no arguments, shortened) lowers ASR on the BadNet fixture and writes its files,
+// and backdoor.ts and evaluate.ts run end to end for a few steps.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ATTACK_NAMES } from "../src/attacks/index.ts";
+import { ClipTokenizer, loadClip } from "../mod.ts";
+import { makeAttack } from "../src/attacks/index.ts";
+import { fixturesDir, loadFixture, readBackdoorRecord } from "../src/cbpt/demo.ts";
+import { loadFixtureSet } from "../src/lab/fixtures.ts";
+import { cleanAndAttacked, measureFixture } from "../src/lab/measure.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const deno = Deno.execPath();
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(deno, {
+    args: ["run", "-A", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("fixtures: every attack's model keeps CA within 3 points of the clean one, ASR >= 90 %", async () => {
+  const dir = fixturesDir();
+  const test = await loadFixtureSet(join(dir, "data", "test.safetensors"));
+  const cleanCa = await (async () => {
+    const clip = await loadClip(join(dir, "clean"));
+    const tok = await ClipTokenizer.fromDir(join(dir, "clean"));
+    try {
+      return (await cleanAndAttacked(clip, tok, test, makeAttack("badnet", { imageSize: 32 }), 8))
+        .ca;
+    } finally {
+      clip.dispose();
+    }
+  })();
+  for (const name of ATTACK_NAMES) {
+    const fx = await loadFixture(name, dir);
+    try {
+      // Measured again on the committed model, the way backdoor.ts measured it.
+      const m = await measureFixture(fx);
+      const rec = fx.record.backdoored as { ca: number; asr: number };
+      console.log(
+        `  ${name}: CA ${(100 * m.ca).toFixed(1)} % (clean model ${
+          (100 * cleanCa).toFixed(1)
+        } %), ` +
+          `ASR ${(100 * m.asr).toFixed(1)} %`,
+      );
+      assert.ok(Math.abs(m.ca - rec.ca) < 1e-9 && Math.abs(m.asr - rec.asr) < 1e-9, name);
+      assert.ok(m.ca >= cleanCa - 0.03, `${name}: CA ${m.ca} vs clean ${cleanCa}`);
+      assert.ok(m.asr >= 0.9, `${name}: ASR ${m.asr}`);
+    } finally {
+      fx.clip.dispose();
+    }
+  }
+});
+
+Deno.test("demo: purify.ts with no model runs CBPT on the BadNet fixture and lowers ASR", async () => {
+  const out = await Deno.makeTempDir({ prefix: "antidote-demo-" });
+  try {
+    const r = await run([
+      "scripts/purify.ts",
+      "--out",
+      out,
+      "--trigger-steps",
+      "60",
+      "--epochs",
+      "4",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /demo: badnet fixture/);
+    assert.match(r.stderr, /stage 1 \(trigger\) {2}step \d+\/60/);
+    assert.match(r.stderr, /ETA/);
+    const s = JSON.parse(r.stdout);
+    console.log(
+      `  CA ${s.ca_before} → ${s.ca_after} %, ASR ${s.asr_before} → ${s.asr_after} % ` +
+        `(stage 1 ${s.seconds.trigger.toFixed(1)} s, stage 2 ${s.seconds.prompts.toFixed(1)} s)`,
+    );
+    assert.ok(s.asr_before >= 90, `the fixture's backdoor works: ASR ${s.asr_before} %`);
+    assert.ok(s.asr_after < s.asr_before / 2, `ASR ${s.asr_before} → ${s.asr_after} %`);
+    for (const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png"]) {
+      assert.ok((await Deno.stat(join(out, f))).size > 0, f);
+    }
+    const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
+    assert.equal(report.attack.name, "badnet");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "antidote-lab-" });
+  try {
+    const fx = fixturesDir();
+    const b = await run([
+      "scripts/backdoor.ts",
+      "--model",
+      join(fx, "clean"),
+      "--data",
+      join(fx, "data"),
+      "--attack",
+      "sig",
+      "--target",
+      "bag",
+      "--steps",
+      "2",
+      "--batch",
+      "16",
+      "--log-every",
+      "1",
+      "--out",
+      join(dir, "sig"),
+    ]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr, /step 2\/2 {2}loss \d/);
+    const rec = await readBackdoorRecord(join(dir, "sig"));
+    assert.equal(rec.targetIndex, 8);
+    assert.equal(rec.steps, 2);
+    // evaluate.ts reads a fixtures folder: the new model and the committed image sets.
+    await Deno.symlink(join(fx, "data"), join(dir, "data"));
+    const e = await run([
+      "scripts/evaluate.ts",
+      "--fixtures",
+      dir,
+      "--attack",
+      "sig",
+      "--defence",
+      "none",
+      "--seeds",
+      "1",
+      "--out",
+      join(dir, "docs"),
+    ]);
+    assert.equal(e.code, 0, e.stderr);
+    const rows = JSON.parse(await Deno.readTextFile(join(dir, "docs", "results.json")));
+    assert.equal(rows.length, 1);
+    for (const k of ["attack", "defence", "ca_mean", "ca_std", "asr_mean", "asr_std", "seconds"]) {
+      assert.ok(k in rows[0], k);
+    }
+    assert.match(await Deno.readTextFile(join(dir, "docs", "results.md")), /\| sig \|/);
+    assert.ok((await Deno.stat(join(dir, "docs", "results.png"))).size > 0);
+    const bad = await run(["scripts/evaluate.ts", "--attack", "nope"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--attack nope: expected one of badnet/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
