@@ -120,3 +120,94 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name:
+    "purify.ts on a tiny random ResNet CLIP: real images, a CSV and folders, both stages, files",
+  ignore: !shared,
+  fn: async () => {
+    const { makeRandomClip } = await import("../scripts/make-random-clip.ts");
+    const dir = await Deno.makeTempDir({ prefix: "antidote-purify-rn-" });
+    try {
+      // The RN tower: trigger inversion back-propagates to the pixels through it.
+      const made = await makeRandomClip({
+        arch: "tiny-rn",
+        format: "openai",
+        out: `${dir}/model`,
+        seed: 5,
+        config: { vocabSize: 49408, contextLength: 77 },
+      });
+      await Deno.writeTextFile(`${dir}/classes.txt`, "cat\nastronaut\nmug\n");
+      const files = { cat: "chelsea.png", astronaut: "astronaut.png", mug: "coffee.png" };
+      // --train as a folder per class, --test as a CSV of path,label.
+      for (const [c, f] of Object.entries(files)) {
+        await Deno.mkdir(`${dir}/train/${c}`, { recursive: true });
+        await Deno.copyFile(`${shared}images/${f}`, `${dir}/train/${c}/${f}`);
+      }
+      await Deno.writeTextFile(
+        `${dir}/test.csv`,
+        Object.entries(files).map(([c, f]) => `${shared}images/${f},${c}`).join("\n") + "\n",
+      );
+      const args = [
+        "--model",
+        made.path,
+        "--vocab",
+        `${shared}clip-vocab/bpe_simple_vocab_16e6.txt.gz`,
+        "--train",
+        `${dir}/train`,
+        "--classes",
+        `${dir}/classes.txt`,
+        "--test",
+        `${dir}/test.csv`,
+        "--attack",
+        "badnet",
+        "--target",
+        "mug",
+        "--out",
+        `${dir}/out`,
+        "--trigger-steps",
+        "3",
+        "--trigger-batch",
+        "3",
+        "--epochs",
+        "2",
+        "--batch",
+        "3",
+        "--views",
+        "1",
+        "--n-ctx",
+        "4",
+      ];
+      const r = await run("purify.ts", args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /stage 1 \(trigger\) {2}step 3\/3/);
+      const s = JSON.parse(r.stdout);
+      for (const k of ["ca_before", "asr_before", "ca_after", "asr_after"]) {
+        assert.ok(s[k] >= 0 && s[k] <= 100, `${k} ${s[k]}`);
+      }
+      for (const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png"]) {
+        assert.ok((await Deno.stat(`${dir}/out/${f}`)).size > 0, f);
+      }
+      const report = JSON.parse(await Deno.readTextFile(`${dir}/out/report.json`));
+      assert.ok(report.trigger.losses.every(Number.isFinite), "finite stage-1 losses");
+      assert.equal(report.prompts.epochs.length, 2);
+      // --resume after the run finished: the checkpoint says every epoch is done.
+      const again = await run("purify.ts", [...args, "--resume"]);
+      assert.equal(again.code, 0, again.stderr);
+      // Errors a user meets: an unknown class as target, a missing flag.
+      const bad = await run("purify.ts", [
+        ...args.slice(0, 12),
+        "--target",
+        "dog",
+        ...args.slice(14),
+      ]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /--target dog: not in/);
+      const half = await run("purify.ts", ["--model", made.path]);
+      assert.notEqual(half.code, 0);
+      assert.match(half.stderr, /--model, --train and --classes go together/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
