@@ -104,6 +104,21 @@ export {
   preprocessImages,
 } from "./src/clip/preprocess.ts";
 
+// ---- CBPT and the backdoor lab's attacks ----------------------------------------------------
+export { PurifiedClassifier } from "./src/cbpt/purified.ts";
+export {
+  type CbptOptions,
+  type CbptReport,
+  type EvalAttack,
+  measure,
+  runCbpt,
+} from "./src/cbpt/run.ts";
+export { invertTrigger, TRIGGER_DEFAULTS, type TriggerSettings } from "./src/cbpt/trigger.ts";
+export { TUNE_DEFAULTS, tunePrompts, type TuneSettings } from "./src/cbpt/tune.ts";
+export { type ImageSet } from "./src/cbpt/images.ts";
+export { asEvalAttack, evalAttack, labAttack } from "./src/cbpt/attack.ts";
+export { type Attack, ATTACK_NAMES, type AttackName, makeAttack } from "./src/attacks/index.ts";
+
 // Open the device at import so that Tensor.from works without ceremony; a missing adapter is
 // reported by the first op instead of failing the import.
 await initRuntime().catch(() => {});

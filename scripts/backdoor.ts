@@ -26,7 +26,7 @@ import { cleanAndAttacked } from "../src/lab/measure.ts";
 
 const USAGE = "usage: backdoor.ts --attack NAME --target CLASS --out DIR [--rate 0.1] " +
   "[--model fixtures/clean] [--data fixtures/data] [--steps 60] [--batch 256] [--lr 5e-4] " +
-  "[--seed 0] [--log-every 10] [--patch-steps 200]";
+  "[--seed 0] [--log-every 10] [--patch-steps 200] [--patch-size N (badnet)]";
 
 function numArg(name: string, v: string | undefined, integer: boolean, min: number): number {
   const n = Number(v);
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
       seed: { type: "string", default: "0" },
       "log-every": { type: "string", default: "10" },
       "patch-steps": { type: "string", default: "200" },
+      "patch-size": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -132,6 +133,9 @@ async function main(): Promise<void> {
       `badclip patch: cosine to "${targetName}" clean ${res.cleanCosine.toFixed(4)}, ` +
         `optimised ${res.finalCosine.toFixed(4)} (${res.seconds.toFixed(1)} s)`,
     );
+  } else if (name === "badnet" && values["patch-size"]) {
+    const patchSize = numArg("patch-size", values["patch-size"], true, 1);
+    attack = makeAttack("badnet", { imageSize: R, seed, patchSize });
   } else {
     attack = makeAttack(name, { imageSize: R, seed });
   }

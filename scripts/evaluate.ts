@@ -5,7 +5,8 @@
 // docs/results.png. Progress on stderr; each cell as a JSON line on stdout.
 //
 //   deno run -A scripts/evaluate.ts [--attack badnet,sig] [--defence cbpt,none] [--seeds 3]
-//     [--fixtures fixtures] [--out docs] [--epochs 8] [--trigger-steps 150] [--views 2]
+//     [--fixtures fixtures] [--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N]
+//     [--views N]   (stage settings default to the demo's, src/cbpt/demo.ts)
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -20,7 +21,7 @@ import { type ResultRow, resultsChartSvg, resultsMarkdown } from "../src/lab/res
 import { runWithGpu } from "../mod.ts";
 
 const USAGE = "usage: evaluate.ts [--attack a,b] [--defence d,e] [--seeds 3] [--fixtures DIR] " +
-  "[--out docs] [--epochs N] [--trigger-steps N] [--views N]";
+  "[--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N] [--views N]";
 
 function list<T extends string>(flag: string, v: string | undefined, all: readonly T[]): T[] {
   if (!v) return [...all];
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     out: { type: "string", default: "docs" },
     epochs: { type: "string" },
     "trigger-steps": { type: "string" },
+    "trigger-batch": { type: "string" },
     views: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -76,6 +78,7 @@ await runWithGpu(async () => {
     ...TRIGGER_DEFAULTS,
     ...DEMO_TRIGGER,
     steps: positiveInt("trigger-steps", values["trigger-steps"], DEMO_TRIGGER.steps!),
+    batch: positiveInt("trigger-batch", values["trigger-batch"], DEMO_TRIGGER.batch!),
   };
   const tune = {
     ...TUNE_DEFAULTS,
@@ -101,7 +104,9 @@ await runWithGpu(async () => {
         for (const defence of defences) {
           const cas: number[] = [], asrs: number[] = [];
           let seconds = 0;
-          for (let seed = 1; seed <= seeds; seed++) {
+          // Zero-shot CLIP has no randomness: one run stands for every seed.
+          const runs = defence === "none" ? 1 : seeds;
+          for (let seed = 1; seed <= runs; seed++) {
             console.error(`== ${attack} / ${defence} / seed ${seed}`);
             const r = await runDefence(defence, {
               clip: fx.clip,
@@ -130,7 +135,7 @@ await runWithGpu(async () => {
             attack,
             defence,
             target: fx.record.target,
-            seeds,
+            seeds: runs,
             ca_mean: meanOf(cas),
             ca_std: stdOf(cas),
             asr_mean: meanOf(asrs),
@@ -139,7 +144,12 @@ await runWithGpu(async () => {
             asr: asrs,
             seconds,
             settings: defence === "cbpt" || defence === "coop" || defence === "finetune"
-              ? { trigger_steps: trigger.steps, epochs: tune.epochs, views: tune.views }
+              ? {
+                trigger_steps: trigger.steps,
+                trigger_batch: trigger.batch,
+                epochs: tune.epochs,
+                views: tune.views,
+              }
               : {},
           };
           console.log(JSON.stringify(row));

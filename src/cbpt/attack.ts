@@ -44,13 +44,15 @@ export function asEvalAttack(attack: Attack, target: number): EvalAttack {
 
 /**
  * The named lab attack at `size` px with `seed`'s fixed patterns (the same seed the attacker
- * used, for the lab's fixtures). `patchPath` is required for badclip and ignored otherwise.
+ * used, for the lab's fixtures). `patchPath` is required for badclip and ignored otherwise;
+ * `patchSize` sets BadNet's square (default 16/224 of the side).
  */
 export async function labAttack(
   name: string,
   size: number,
   seed: number,
   patchPath?: string,
+  patchSize?: number,
 ): Promise<Attack> {
   if (!isAttackName(name)) {
     throw new Error(`--attack ${name}: expected one of ${ATTACK_NAMES.join(", ")}`);
@@ -63,6 +65,7 @@ export async function labAttack(
     }
     return makeAttack("badclip", { imageSize: size, seed, patch: await readPatch(patchPath) });
   }
+  if (name === "badnet") return makeAttack("badnet", { imageSize: size, seed, patchSize });
   return makeAttack(name, { imageSize: size, seed });
 }
 
