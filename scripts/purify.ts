@@ -12,13 +12,13 @@ import { TRIGGER_DEFAULTS, type TriggerSettings } from "../src/cbpt/trigger.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import type { ContextInit } from "../src/cbpt/prompts.ts";
 import { loadTokenizer } from "./common.ts";
-import { DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
+import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
 import { evalAttack } from "../src/cbpt/attack.ts";
 
 const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--test DIR|CSV] [--attack NAME --target CLASS] [--out DIR] [--resume]
          [--seed N] [--vocab PATH] [--attack-patch PNG] [stage flags]
-       deno run -A scripts/purify.ts [--fixture badnet] [stage flags]
+       deno run -A scripts/purify.ts [--fixture blended|sig|...] [stage flags]
          (the demo: a backdoored fixture from fixtures/, with shorter stages)
 
 stage 1: --trigger additive|mask  --epsilon 16/255  --trigger-steps 500  --trigger-lr 0.01
@@ -150,9 +150,10 @@ await runWithGpu(async () => {
       { ...TRIGGER_DEFAULTS, ...DEMO_TRIGGER },
       { ...TUNE_DEFAULTS, ...DEMO_TUNE },
     );
-    const fx = await loadFixture(values.fixture ?? "badnet");
+    const name = values.fixture ?? DEMO_FIXTURE;
+    const fx = await loadFixture(name);
     console.error(
-      `demo: ${values.fixture ?? "badnet"} fixture (${fx.record.attack}, target ` +
+      `demo: ${name} fixture (${fx.record.attack}, target ` +
         `"${fx.record.target}"), ${fx.train.set.n} clean training images, ${fx.test.set.n} test`,
     );
     opts = {
