@@ -21,7 +21,8 @@ import { type ResultRow, resultsChartSvg, resultsMarkdown } from "../src/lab/res
 import { runWithGpu } from "../mod.ts";
 
 const USAGE = "usage: evaluate.ts [--attack a,b] [--defence d,e] [--seeds 3] [--fixtures DIR] " +
-  "[--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N] [--views N]";
+  "[--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N] [--views N] " +
+  "[--finetune-epochs N]";
 
 function list<T extends string>(flag: string, v: string | undefined, all: readonly T[]): T[] {
   if (!v) return [...all];
@@ -60,6 +61,7 @@ const { values } = parseArgs({
     epochs: { type: "string" },
     "trigger-steps": { type: "string" },
     "trigger-batch": { type: "string" },
+    "finetune-epochs": { type: "string" },
     views: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -86,6 +88,7 @@ await runWithGpu(async () => {
     epochs: positiveInt("epochs", values.epochs, DEMO_TUNE.epochs!),
     views: positiveInt("views", values.views, DEMO_TUNE.views!),
   };
+  const finetuneEpochs = positiveInt("finetune-epochs", values["finetune-epochs"], tune.epochs);
   const resultsPath = join(values.out!, "results.json");
   let rows: ResultRow[] = [];
   try {
@@ -121,6 +124,7 @@ await runWithGpu(async () => {
               seed,
               workDir: join(work, `${attack}-${defence}-${seed}`),
               modelDir: join(dir, attack),
+              finetuneEpochs,
               progress,
             });
             cas.push(r.ca);
@@ -131,6 +135,7 @@ await runWithGpu(async () => {
                 `${r.seconds.toFixed(1)} s`,
             );
           }
+          const stage = { trigger_steps: trigger.steps, trigger_batch: trigger.batch };
           const row: ResultRow = {
             attack,
             defence,
@@ -143,13 +148,12 @@ await runWithGpu(async () => {
             ca: cas,
             asr: asrs,
             seconds,
-            settings: defence === "cbpt" || defence === "coop" || defence === "finetune"
-              ? {
-                trigger_steps: trigger.steps,
-                trigger_batch: trigger.batch,
-                epochs: tune.epochs,
-                views: tune.views,
-              }
+            settings: defence === "cbpt"
+              ? { ...stage, epochs: tune.epochs, views: tune.views }
+              : defence === "coop"
+              ? { epochs: tune.epochs, views: tune.views }
+              : defence === "finetune"
+              ? { epochs: finetuneEpochs }
               : {},
           };
           console.log(JSON.stringify(row));

@@ -43,6 +43,8 @@ export interface DefenceInput {
   progress?: Progress;
   /** The model's folder: fine-tuning trains a fresh copy of it, leaving `clip` as it was. */
   modelDir: string;
+  /** Fine-tuning's epochs over the few-shot set (default tune.epochs). */
+  finetuneEpochs?: number;
   /** Fine-tuning's AdamW learning rate (default 1e-4). */
   finetuneLr?: number;
 }
@@ -167,7 +169,7 @@ async function coop(o: DefenceInput): Promise<{ ca: number; asr: number }> {
 /**
  * Fine-tunes every image-tower weight of a fresh copy of the model (AdamW, warm-up + cosine,
  * CoOp's augmentation) on the few-shot set against the frozen zero-shot head, for
- * `tune.epochs` epochs of `tune.batch`.
+ * `finetuneEpochs` (default `tune.epochs`) epochs of `tune.batch`.
  */
 async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
   const clip = await loadClip(o.modelDir);
@@ -179,7 +181,8 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
   const params = names.map((n) => clip.param(n));
   const N = o.train.set.n, R = o.train.set.size, m = 3 * R * R;
   const B = Math.min(o.tune.batch, N), perEpoch = Math.ceil(N / B);
-  const total = o.tune.epochs * perEpoch, lr = o.finetuneLr ?? 1e-4;
+  const epochs = o.finetuneEpochs ?? o.tune.epochs;
+  const total = epochs * perEpoch, lr = o.finetuneLr ?? 1e-4;
   const opt = new AdamW(params, { lr, weightDecay: 0.1, betas: [0.9, 0.98], eps: 1e-6 });
   const schedule = cosineSchedule({ baseLr: lr, totalSteps: total, warmupSteps: perEpoch });
   const rand = seededRandom(o.seed * 977 + 3);
@@ -187,7 +190,7 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
   try {
     let step = 0;
     const t0 = performance.now();
-    for (let e = 0; e < o.tune.epochs; e++) {
+    for (let e = 0; e < epochs; e++) {
       const order = Array.from({ length: N }, (_, i) => i);
       for (let i = N - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
@@ -214,7 +217,7 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
       const loss = await last!.item();
       last!.dispose();
       if (!Number.isFinite(loss)) throw new Error(`finetune: loss ${loss} in epoch ${e + 1}`);
-      o.progress?.(...progressLine("finetune", e + 1, o.tune.epochs, loss, t0));
+      o.progress?.(...progressLine("finetune", e + 1, epochs, loss, t0));
     }
     clip.setTrainable(names, false);
     return await caAsr(
