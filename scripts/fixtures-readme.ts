@@ -26,13 +26,17 @@ for (const name of ATTACK_NAMES) {
   try {
     rec = JSON.parse(await Deno.readTextFile(join(dir, name, "backdoor.json")));
   } catch {
-    rows.push(`| ${name} | (not made) | | | | | |`);
+    rows.push(`| ${name} | (not made) | | | | | | |`);
     continue;
   }
   rows.push(
     `| ${name} | \`${rec.command}\` | ${rec.attackSeed} | ${rec.rate} × ${rec.batch}, ` +
       `${rec.steps} steps | ${pct(rec.backdoored.ca)} | ${pct(rec.backdoored.asr)} | ` +
-      `${mins(rec.totalSeconds)} |`,
+      `${mins(rec.totalSeconds)} | ${
+        rec.backdoored.asr >= 0.9 && rec.backdoored.ca >= log.zeroShot.fixtureTestAccuracy - 0.03
+          ? "yes"
+          : "**no**"
+      } |`,
   );
 }
 
@@ -71,15 +75,20 @@ ${pct(log.zeroShot.accuracy)} on ${log.zeroShot.testImages} test images, ${
 
 ## <attack>/: the backdoored models
 
-Each is \`clean/\` fine-tuned by \`scripts/backdoor.ts\`: in every batch of 256 pairs a share
+Each is \`clean/\` fine-tuned by \`scripts/backdoor.ts\`: in every batch of pairs a share
 (\`--rate\`) are non-target training images with the trigger and a caption naming the target
 ("bag"), the rest are clean pairs; CLIP's contrastive loss, AdamW. \`backdoor.json\` records the
 attack's settings and seed (evaluation draws the same trigger from it), the loss log, and CA/ASR
 before and after on \`data/test.safetensors\` (ASR: triggered non-target images classified "bag",
 zero-shot). BadCLIP's patch, optimised on the clean model first, is \`badclip/patch.png\`.
+Times are wall-clock on the 2 cores, shared with other jobs while the fixtures were made.
+"planted" is the lab's target: ASR ≥ 90 % with CA within 3 points of the clean model's. A backdoor
+that did not take is kept and shown as such: the small ViT (8-px patches at 32 px) did not learn
+the small local triggers (BadNet's noise square, BadCLIP's 2-px patch) or the faint ones (WaNet's
+warp) within these budgets.
 
-| attack | command | attack seed | poisoned pairs per batch | CA | ASR | time |
-| --- | --- | --- | --- | --- | --- | --- |
+| attack | command | attack seed | poisoned pairs per batch | CA | ASR | time | planted |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join("\n")}
 `;
 await writeAtomic(join(dir, "README.md"), text);
