@@ -22,7 +22,7 @@ import { runWithGpu } from "../mod.ts";
 
 const USAGE = "usage: evaluate.ts [--attack a,b] [--defence d,e] [--seeds 3] [--fixtures DIR] " +
   "[--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N] [--views N] " +
-  "[--finetune-epochs N]";
+  "[--finetune-epochs N] [--tables-only]";
 
 function list<T extends string>(flag: string, v: string | undefined, all: readonly T[]): T[] {
   if (!v) return [...all];
@@ -62,6 +62,7 @@ const { values } = parseArgs({
     "trigger-steps": { type: "string" },
     "trigger-batch": { type: "string" },
     "finetune-epochs": { type: "string" },
+    "tables-only": { type: "boolean" },
     views: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -69,6 +70,18 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(USAGE);
   Deno.exit(0);
+}
+
+/** results.md and results.png from the rows. */
+async function writeTables(rows: ResultRow[], out: string): Promise<void> {
+  await writeAtomic(join(out, "results.md"), resultsMarkdown(rows));
+  const { default: sharp } = await import("sharp");
+  const svg = resultsChartSvg(rows);
+  await writeAtomic(
+    join(out, "results.png"),
+    new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
+  );
+  console.error(`wrote results.md and results.png in ${out}`);
 }
 
 await runWithGpu(async () => {
@@ -97,6 +110,10 @@ await runWithGpu(async () => {
     if (!(e instanceof Deno.errors.NotFound)) {
       throw new Error(`${resultsPath}: cannot read the earlier results (${(e as Error).message})`);
     }
+  }
+  if (values["tables-only"]) {
+    await writeTables(rows, values.out!);
+    return;
   }
   const work = await Deno.makeTempDir({ prefix: "antidote-eval-" });
   const progress = stderrProgress(5000);
@@ -171,14 +188,7 @@ await runWithGpu(async () => {
         fx.clip.dispose();
       }
     }
-    await writeAtomic(join(values.out!, "results.md"), resultsMarkdown(rows));
-    const { default: sharp } = await import("sharp");
-    const svg = resultsChartSvg(rows);
-    await writeAtomic(
-      join(values.out!, "results.png"),
-      new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
-    );
-    console.error(`wrote ${resultsPath}, results.md and results.png in ${values.out}`);
+    await writeTables(rows, values.out!);
   } finally {
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
