@@ -20,7 +20,7 @@ import { fillTemplate } from "../src/clip/templates.ts";
 import { pngBytes, seededRandom } from "../src/cbpt/images.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { FMNIST_CLASSES, loadFashionMnist, toPixels01 } from "../src/lab/fmnist.ts";
-import { type CaptionBatch, saveClip, trainContrastive } from "../src/lab/train.ts";
+import { type CaptionBatch, epochIndices, saveClip, trainContrastive } from "../src/lab/train.ts";
 import { CAPTION_TEMPLATES, EVAL_TEMPLATE } from "../src/lab/vocab.ts";
 import { cleanAndAttacked } from "../src/lab/measure.ts";
 
@@ -150,18 +150,8 @@ async function main(): Promise<void> {
   clip.setTrainable(clip.params.keys());
   const rand = seededRandom(seed * 7919 + 23);
   const poisonPerBatch = Math.round(rate * B);
-  let perm: number[] = [], at = 0;
-  const nextIndex = () => {
-    if (at === perm.length) {
-      perm = Array.from({ length: train.n }, (_, i) => i);
-      for (let i = perm.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [perm[i], perm[j]] = [perm[j], perm[i]];
-      }
-      at = 0;
-    }
-    return perm[at++];
-  };
+  // Epochs of seeded permutations of the train split.
+  const nextIndex = epochIndices(train.n, rand);
   const template = () => CAPTION_TEMPLATES[Math.floor(rand() * CAPTION_TEMPLATES.length)];
   const batch = (): CaptionBatch => {
     const poisoned = Array.from(

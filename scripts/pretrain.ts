@@ -16,6 +16,7 @@ import { buildLabTokenizer, CAPTION_TEMPLATES, EVAL_TEMPLATE } from "../src/lab/
 import {
   accuracy,
   type CaptionBatch,
+  epochIndices,
   initClip,
   labConfig,
   saveClip,
@@ -127,18 +128,7 @@ async function main(): Promise<void> {
     const R = config.imageResolution;
     const rand = seededRandom(seed * 7919 + 17);
     // Epochs of seeded permutations of the train split.
-    let perm: number[] = [], at = 0;
-    const nextIndex = () => {
-      if (at === perm.length) {
-        perm = Array.from({ length: train.n }, (_, i) => i);
-        for (let i = perm.length - 1; i > 0; i--) {
-          const j = Math.floor(rand() * (i + 1));
-          [perm[i], perm[j]] = [perm[j], perm[i]];
-        }
-        at = 0;
-      }
-      return perm[at++];
-    };
+    const nextIndex = epochIndices(train.n, rand);
     const batch = (): CaptionBatch => {
       const idx = Array.from({ length: B }, nextIndex);
       const captions = idx.map((i) =>

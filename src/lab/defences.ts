@@ -20,7 +20,7 @@ import { augment, imageAt, type ImageSet, normalizeOnGpu, seededRandom } from ".
 import { type Progress, progressLine } from "../cbpt/progress.ts";
 import { initialContext, promptTokens } from "../cbpt/prompts.ts";
 import { PurifiedClassifier } from "../cbpt/purified.ts";
-import { type CbptOptions, type EvalAttack, runCbpt } from "../cbpt/run.ts";
+import { type CbptOptions, type EvalAttack, measure, runCbpt } from "../cbpt/run.ts";
 import { predict, type TriggerSettings } from "../cbpt/trigger.ts";
 import { tunePrompts, type TuneSettings } from "../cbpt/tune.ts";
 
@@ -55,27 +55,15 @@ export interface CellResult {
   seconds: number;
 }
 
-/** Share of predictions equal to the labels; ASR = share of triggered non-target → target. */
-function score(preds: number[], labels: number[]): number {
-  return preds.filter((p, i) => p === labels[i]).length / preds.length;
-}
-
-/** CA on the test set, ASR on its non-target images with the attack applied. */
+/** run.ts's measure, for an attack that always has an ASR. */
 async function caAsr(
   classify: (set: ImageSet) => Promise<number[]>,
   test: DefenceInput["test"],
   attack: EvalAttack,
-  classifyTriggered = classify,
+  classifyTriggered?: (set: ImageSet) => Promise<number[]>,
 ): Promise<{ ca: number; asr: number }> {
-  const ca = score(await classify(test.set), test.labels);
-  const keep = test.labels.map((y, i) => (y === attack.target ? -1 : i)).filter((i) => i >= 0);
-  const m = 3 * test.set.size * test.set.size;
-  const pix = new Float32Array(keep.length * m);
-  keep.forEach((i, j) => pix.set(imageAt(test.set, i), j * m));
-  const preds = await classifyTriggered(
-    attack.apply({ pixels: pix, n: keep.length, size: test.set.size }),
-  );
-  return { ca, asr: preds.filter((p) => p === attack.target).length / preds.length };
+  const m = await measure(classify, test, attack, classifyTriggered);
+  return { ca: m.ca, asr: m.asr! };
 }
 
 /** The zero-shot head [C, E] with the attack's text key (TrojVQA) on the class prompts. */

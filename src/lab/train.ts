@@ -81,6 +81,25 @@ export function normalizePixels(x01: Tensor): Tensor {
   return div(sub(x01, mean), std);
 }
 
+/**
+ * Indices 0..n-1 in epochs: each call returns the next index of a seeded permutation, drawn anew
+ * (from `rand`) whenever one is used up.
+ */
+export function epochIndices(n: number, rand: () => number): () => number {
+  let perm: number[] = [], at = 0;
+  return () => {
+    if (at === perm.length) {
+      perm = Array.from({ length: n }, (_, i) => i);
+      for (let i = perm.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [perm[i], perm[j]] = [perm[j], perm[i]];
+      }
+      at = 0;
+    }
+    return perm[at++];
+  };
+}
+
 /** One training batch: pixel-space images and one caption per image. */
 export interface CaptionBatch {
   /** [n, channels, R, R] in [0, 1]; channels 1 (grey, broadcast to RGB) or 3. */
