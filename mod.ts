@@ -113,7 +113,12 @@ export {
   measure,
   runCbpt,
 } from "./src/cbpt/run.ts";
-export { invertTrigger, TRIGGER_DEFAULTS, type TriggerSettings } from "./src/cbpt/trigger.ts";
+export {
+  invertTrigger,
+  MASK_TRIGGER_DEFAULTS,
+  TRIGGER_DEFAULTS,
+  type TriggerSettings,
+} from "./src/cbpt/trigger.ts";
 export { TUNE_DEFAULTS, tunePrompts, type TuneSettings } from "./src/cbpt/tune.ts";
 export { type ImageSet } from "./src/cbpt/images.ts";
 export { asEvalAttack, evalAttack, labAttack } from "./src/cbpt/attack.ts";

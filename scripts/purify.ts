@@ -8,7 +8,11 @@ import { loadClip, runWithGpu } from "../mod.ts";
 import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
-import { TRIGGER_DEFAULTS, type TriggerSettings } from "../src/cbpt/trigger.ts";
+import {
+  MASK_TRIGGER_DEFAULTS,
+  TRIGGER_DEFAULTS,
+  type TriggerSettings,
+} from "../src/cbpt/trigger.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import type { ContextInit } from "../src/cbpt/prompts.ts";
 import { loadTokenizer } from "./common.ts";
@@ -21,8 +25,8 @@ const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV 
        deno run -A scripts/purify.ts [--fixture blended|sig|...] [stage flags]
          (the demo: a backdoored fixture from fixtures/, with shorter stages)
 
-stage 1: --trigger additive|mask  --epsilon 16/255  --trigger-steps 500  --trigger-lr 0.01
-         --tau 0.1  --trigger-batch 64  --mask-l1 0.01
+stage 1: --trigger additive|mask  --epsilon 16/255  --trigger-steps 500
+         --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 64  --mask-l1 0.1
 stage 2: --n-ctx 16  --ctx-init random|"a photo of a"  --third anchor|margin|kl|none
          --lambda-bd 1  --lambda-3 8  --margin 0.1  --lr 0.002  --momentum 0.9
          --weight-decay 5e-4  --batch 32  --epochs 50  --warmup-epochs 1  --views 4`;
@@ -112,15 +116,19 @@ function stageSettings(
   ctxInit: ContextInit;
 } {
   const v = values;
+  const kind = oneOf<TriggerSettings["kind"]>("trigger", v.trigger, ["additive", "mask"], T.kind);
+  // The mask trigger has its own lr and L1 weight (see MASK_TRIGGER_DEFAULTS).
+  const M = MASK_TRIGGER_DEFAULTS;
+  const Tk = kind === "mask" && T.kind !== "mask" ? { ...T, lr: M.lr, maskL1: M.maskL1 } : T;
   return {
     trigger: {
-      kind: oneOf("trigger", v.trigger, ["additive", "mask"], T.kind),
-      epsilon: num("epsilon", v.epsilon, T.epsilon),
-      steps: num("trigger-steps", v["trigger-steps"], T.steps, true),
-      lr: num("trigger-lr", v["trigger-lr"], T.lr),
-      tau: num("tau", v.tau, T.tau),
-      batch: num("trigger-batch", v["trigger-batch"], T.batch, true),
-      maskL1: num("mask-l1", v["mask-l1"], T.maskL1),
+      kind,
+      epsilon: num("epsilon", v.epsilon, Tk.epsilon),
+      steps: num("trigger-steps", v["trigger-steps"], Tk.steps, true),
+      lr: num("trigger-lr", v["trigger-lr"], Tk.lr),
+      tau: num("tau", v.tau, Tk.tau),
+      batch: num("trigger-batch", v["trigger-batch"], Tk.batch, true),
+      maskL1: num("mask-l1", v["mask-l1"], Tk.maskL1),
     },
     tune: {
       third: oneOf<ThirdLoss>("third", v.third, ["anchor", "margin", "kl", "none"], S.third),

@@ -8,6 +8,7 @@ import { bytesToUnicode } from "../src/clip/tokenizer.ts";
 import type { Clip } from "../src/clip/model.ts";
 import { makeRandomClip } from "../scripts/make-random-clip.ts";
 import { type ImageSet, normalizeOnGpu, seededRandom } from "../src/cbpt/images.ts";
+import { applyTrigger, type HostTrigger } from "../src/cbpt/trigger.ts";
 import { classificationLoss } from "../src/cbpt/losses.ts";
 import { fillTemplate } from "../src/clip/templates.ts";
 
@@ -17,6 +18,7 @@ export const TOY_SIZE = 16;
 export const TRIGGER_AMPLITUDE = 0.12;
 /** Share of each training batch that is poisoned (non-target images + trigger, target label). */
 const POISON = 0.25;
+const LOGIT_SCALE = 30;
 
 /** Byte symbols and their </w> forms, no merges, SOT/EOT last: every word is spelled out. */
 export function byteTokenizer(): ClipTokenizer {
@@ -72,6 +74,51 @@ export function addTrigger(set: ImageSet, delta: Float32Array = plantedTrigger()
   return { ...set, pixels: set.pixels.map((v, i) => Math.min(1, Math.max(0, v + delta[i % m]))) };
 }
 
+export interface ToyRecipe {
+  /** Steps of clean training, then steps of poisoned fine-tuning (as an attacker would). */
+  cleanSteps: number;
+  poisonSteps: number;
+  /** Share of each poisoned batch that is triggered and relabelled to the target. */
+  poison: number;
+  lr: number;
+  /** The planted trigger: the additive pattern or the corner patch. */
+  trigger: "additive" | "patch";
+  /** Width of both towers and of the joint embedding; layers of each tower. */
+  width: number;
+  layers: number;
+}
+
+export const TOY_RECIPE: ToyRecipe = {
+  cleanSteps: 0,
+  poisonSteps: 300,
+  poison: POISON,
+  lr: 3e-3,
+  trigger: "additive",
+  width: 32,
+  layers: 1,
+};
+
+/** A BadNet-style alternative: a fixed random-colour PATCH × PATCH square in the bottom-right corner. */
+export const TOY_PATCH = 4;
+export function plantedPatch(): HostTrigger {
+  const rand = seededRandom(123);
+  const R = TOY_SIZE, plane = R * R;
+  const mask = new Float32Array(plane), pattern = new Float32Array(3 * plane);
+  for (let ch = 0; ch < 3; ch++) {
+    for (let y = R - TOY_PATCH; y < R; y++) {
+      for (let x = R - TOY_PATCH; x < R; x++) {
+        mask[y * R + x] = 1;
+        pattern[ch * plane + y * R + x] = rand() < 0.5 ? 0 : 1;
+      }
+    }
+  }
+  return { kind: "mask", size: R, mask, pattern };
+}
+
+export function addPatch(set: ImageSet): ImageSet {
+  return applyTrigger(plantedPatch(), set);
+}
+
 let cached: Promise<{ clip: Clip; tokenizer: ClipTokenizer; dir: string }> | null = null;
 
 /**
@@ -81,11 +128,11 @@ let cached: Promise<{ clip: Clip; tokenizer: ClipTokenizer; dir: string }> | nul
 export function toyBackdooredClip(): Promise<
   { clip: Clip; tokenizer: ClipTokenizer; dir: string }
 > {
-  if (!cached) cached = build();
+  if (!cached) cached = trainToyClip(TOY_RECIPE);
   return cached;
 }
 
-async function build() {
+export async function trainToyClip(recipe: ToyRecipe) {
   const dir = await Deno.makeTempDir({ prefix: "antidote-toy-" });
   const tokenizer = byteTokenizer();
   await makeRandomClip({
@@ -94,47 +141,53 @@ async function build() {
     out: dir,
     seed: 5,
     config: {
-      embedDim: 32,
+      embedDim: recipe.width,
       imageResolution: TOY_SIZE,
       visionPatchSize: 4,
-      visionWidth: 32,
-      visionLayers: 1,
+      visionWidth: recipe.width,
+      visionLayers: recipe.layers,
       visionHeads: 2,
       contextLength: 48,
       vocabSize: tokenizer.vocabSize,
-      transformerWidth: 32,
+      transformerWidth: recipe.width,
       transformerHeads: 2,
-      transformerLayers: 1,
+      transformerLayers: recipe.layers,
     },
   });
   const clip = await loadClip(dir);
-  clip.setTrainable([...clip.params.keys()]);
-  const params = [...clip.params.values()];
-  const opt = new AdamW(params, { lr: 3e-3, weightDecay: 0 });
+  // The model keeps the logit scale it is trained with (CBPT's losses use the model's own).
+  const scale = clip.param("logit_scale");
+  clip.params.set("logit_scale", Tensor.from([Math.log(LOGIT_SCALE)], scale.shape).keep());
+  scale.dispose();
+  const trainable = [...clip.params.keys()].filter((n) => n !== "logit_scale");
+  clip.setTrainable(trainable);
+  const params = trainable.map((n) => clip.param(n));
+  const opt = new AdamW(params, { lr: recipe.lr, weightDecay: 0 });
   const data = toyImages(40, 11);
-  const trig = addTrigger(data.set);
+  const trig = recipe.trigger === "patch" ? addPatch(data.set) : addTrigger(data.set);
   const prompts = TOY_CLASSES.map((c) => fillTemplate("a photo of a {}.", c));
   const toks = tokenizer.tokenize(prompts, clip.config.contextLength);
   const rand = seededRandom(12);
   const R = TOY_SIZE, m = 3 * R * R, B = 32;
-  for (let step = 0; step < 300; step++) {
+  for (let step = 0; step < recipe.cleanSteps + recipe.poisonSteps; step++) {
+    const rate = step < recipe.cleanSteps ? 0 : recipe.poison;
     const pix = new Float32Array(B * m);
     const y: number[] = [];
     for (let k = 0; k < B; k++) {
       const i = Math.floor(rand() * data.set.n);
-      const poison = k < B * POISON && data.labels[i] !== TOY_TARGET;
+      const poison = k < B * rate && data.labels[i] !== TOY_TARGET;
       pix.set((poison ? trig : data.set).pixels.subarray(i * m, (i + 1) * m), k * m);
       y.push(poison ? TOY_TARGET : data.labels[i]);
     }
     tidy(() => {
       const img = l2Normalize(clip.encodeImage(normalizeOnGpu(Tensor.from(pix, [B, 3, R, R]))));
       const text = l2Normalize(clip.encodeText(toks));
-      classificationLoss(img, text, y, 30).backward();
+      classificationLoss(img, text, y, LOGIT_SCALE).backward();
       opt.step();
       opt.zeroGrad();
     });
   }
-  clip.setTrainable([...clip.params.keys()], false);
+  clip.setTrainable(trainable, false);
   opt.dispose();
   return { clip, tokenizer, dir };
 }

@@ -13,7 +13,15 @@ import { lossPlotSvg } from "./plot.ts";
 import type { Progress } from "./progress.ts";
 import { type ContextInit, initialContext, promptTokens } from "./prompts.ts";
 import { PurifiedClassifier } from "./purified.ts";
-import { invertTrigger, predict, triggerPicture, type TriggerSettings } from "./trigger.ts";
+import {
+  applyTrigger,
+  type HostTrigger,
+  type InversionResult,
+  invertTrigger,
+  predict,
+  triggerPicture,
+  type TriggerSettings,
+} from "./trigger.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
 
 /** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
@@ -40,6 +48,11 @@ export interface CbptOptions {
   outDir: string;
   resume?: boolean;
   progress?: Progress;
+  /**
+   * Skip stage 1 and tune against this trigger and target instead: the oracle upper bound of
+   * stage 2 (the lab, and users who know the trigger).
+   */
+  knownTrigger?: { trigger: HostTrigger; target: number };
   /** For tests: stop stage 2 after this many epochs (as an interruption would). */
   stopAfterEpochs?: number;
 }
@@ -118,15 +131,30 @@ export async function runCbpt(
           (before.asr === null ? "" : `, ASR ${(100 * before.asr).toFixed(2)} %`),
       );
     }
-    const inv = await invertTrigger(
-      clip,
-      o.train.set,
-      o.train.labels,
-      text0,
-      o.trigger,
-      o.seed,
-      o.progress,
-    );
+    const inv: InversionResult = o.knownTrigger
+      ? {
+        trigger: o.knownTrigger.trigger,
+        suspectedTarget: o.knownTrigger.target,
+        targetShare: await (async () => {
+          const preds = await predict(
+            clip,
+            applyTrigger(o.knownTrigger!.trigger, o.train.set),
+            text0,
+          );
+          return preds.filter((p) => p === o.knownTrigger!.target).length / preds.length;
+        })(),
+        losses: [],
+        seconds: 0,
+      }
+      : await invertTrigger(
+        clip,
+        o.train.set,
+        o.train.labels,
+        text0,
+        o.trigger,
+        o.seed,
+        o.progress,
+      );
     await writePng(join(o.outDir, "trigger.png"), triggerPicture(inv.trigger), inv.trigger.size);
     console.error(
       `stage 1: suspected target "${classNames[inv.suspectedTarget]}" ` +

@@ -44,6 +44,20 @@ export const TRIGGER_DEFAULTS: TriggerSettings = {
   maskL1: 0.01,
 };
 
+/**
+ * The mask trigger's defaults. Its logits start at −3 (m ≈ 0.05), so Adam at lr 0.01 moves them
+ * by < 1 in 60 steps and the mask never opens: on the toy patch backdoor (test/toy_backdoor.ts,
+ * width 128) lr 0.01 named no target (33 % share of 3 classes) where lr 0.1 named the right one
+ * (100 %). Weight 0.01 on mean(m) let the mask grow over the whole image into a universal
+ * adversarial pattern (the wrong class, 90 %); 0.1 kept it to the patch (Neural Cleanse's lr).
+ */
+export const MASK_TRIGGER_DEFAULTS: TriggerSettings = {
+  ...TRIGGER_DEFAULTS,
+  kind: "mask",
+  lr: 0.1,
+  maskL1: 0.1,
+};
+
 /** A trigger on the host, ready to apply to [0, 1] images or to save. */
 export type HostTrigger =
   | { kind: "additive"; size: number; epsilon: number; delta: Float32Array }
