@@ -117,11 +117,12 @@ export {
   invertTrigger,
   MASK_TRIGGER_DEFAULTS,
   TRIGGER_DEFAULTS,
+  triggerDefaults,
   type TriggerSettings,
 } from "./src/cbpt/trigger.ts";
 export { TUNE_DEFAULTS, tunePrompts, type TuneSettings } from "./src/cbpt/tune.ts";
-export { type ImageSet } from "./src/cbpt/images.ts";
-export { asEvalAttack, evalAttack, labAttack } from "./src/cbpt/attack.ts";
+export { imageFeatures, type ImageSet } from "./src/cbpt/images.ts";
+export { asEvalAttack, attackTrigger, evalAttack, labAttack } from "./src/cbpt/attack.ts";
 export { type Attack, ATTACK_NAMES, type AttackName, makeAttack } from "./src/attacks/index.ts";
 
 // Open the device at import so that Tensor.from works without ceremony; a missing adapter is

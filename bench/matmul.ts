@@ -11,8 +11,9 @@
 // [B, N, K] with `transB` (how attention computes Q·Kᵀ); the naive kernel always runs NN.
 // The table goes to stdout with its header on stderr; --json prints one object per line.
 // "busy" (other_cores) is how many CPU cores other processes kept busy during the timed runs
-// (Linux): the software adapter shares the CPU, so a neighbour's job lowers the figures. A run
-// with more than 0.25 such cores is repeated up to --retries times and the quietest one kept.
+// (Linux): the software adapter shares the CPU, so a neighbour's job lowers the figures. Runs
+// with more than 0.25 such cores are dropped while a quiet one exists (up to --retries extra
+// runs replace them).
 
 import { parseArgs } from "node:util";
 // The engine's modules directly rather than mod.ts, so that the bench needs nothing beyond the
@@ -42,11 +43,9 @@ interface Shape {
   transB: boolean;
 }
 
+/** One timed run. */
 interface Timing {
-  /** Of the fastest run. */
   gflops: number;
-  /** Of the median run. */
-  medianGflops: number;
   msPerOp: number;
   reps: number;
   seconds: number;
@@ -137,7 +136,7 @@ async function time(
   runs: number,
   retries: number,
   encode: (reps: number) => void,
-): Promise<Timing> {
+): Promise<{ fastest: Timing; medianGflops: number }> {
   const run = async (reps: number): Promise<Timing> => {
     const cpu0 = cpuTicks();
     const t0 = performance.now();
@@ -146,7 +145,6 @@ async function time(
     const t = (performance.now() - t0) / 1000;
     return {
       gflops: (flop * reps) / t / 1e9,
-      medianGflops: (flop * reps) / t / 1e9,
       msPerOp: (t / reps) * 1000,
       reps,
       seconds: t,
@@ -169,7 +167,7 @@ async function time(
   for (let i = 0; i < retries && all.some((t) => !quiet(t)); i++) all.push(await run(first.reps));
   const kept = all.some(quiet) ? all.filter(quiet) : all;
   kept.sort((x, y) => y.gflops - x.gflops);
-  return { ...kept[0], medianGflops: kept[Math.floor((kept.length - 1) / 2)].gflops };
+  return { fastest: kept[0], medianGflops: kept[Math.floor((kept.length - 1) / 2)].gflops };
 }
 
 /** Compares sampled entries of c (B×M×N) with a float64 reference; throws when one is off. */
@@ -248,7 +246,7 @@ export async function benchShape(
     const c = await out!.toArray();
     out!.dispose();
     check(`matmul() [${kernels.join(" + ")}]`, s, aData, bData, c, transB);
-    const engine = await time(flop, seconds, runs, retries, (reps) => {
+    const { fastest: engine, medianGflops } = await time(flop, seconds, runs, retries, (reps) => {
       noGrad(() => {
         for (let r = 0; r < reps; r++) matmul(a, b, { transB }).dispose();
       });
@@ -268,14 +266,14 @@ export async function benchShape(
     try {
       dispatchNaive();
       check(naive.name, s, aData, bData, await cn.toArray(), false);
-      const base = await time(flop, seconds, runs, retries, (reps) => {
+      const { fastest: base } = await time(flop, seconds, runs, retries, (reps) => {
         for (let r = 0; r < reps; r++) dispatchNaive();
       });
       return {
         shape: s.name,
         layout: transB ? "NT" : "NN",
         gflops: engine.gflops,
-        gflops_median: engine.medianGflops,
+        gflops_median: medianGflops,
         naive_gflops: base.gflops,
         ratio: engine.gflops / base.gflops,
         kernel: kernels.join("+"),

@@ -1,88 +1,144 @@
-// The free-head bound of a backdoored fixture: the best CA/ASR that any text-side defence (CBPT,
-// CoOp) could reach with the fixture's own trigger, from its 16-shot set (src/lab/bound.ts). A
+// The free-head bound of a backdoored model: the best CA/ASR that any text-side defence (CBPT,
+// CoOp) could reach with the model's own trigger, from its 16-shot set (src/lab/bound.ts). A
 // large bound means the backdoor left too little class information in triggered features for
 // prompts to undo; a small one that a better prompt search could get there.
 //
 //   deno run -A scripts/head-bound.ts [--fixture blended,sig] [--fixtures DIR] [--json]
+//   deno run -A scripts/head-bound.ts --toy '{"trigger":"patch","width":128}' [--scale 100]
+//     (a toy model of test/toy_backdoor.ts, trained first; the JSON overrides TOY_RECIPE)
 
 import { parseArgs } from "node:util";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
-import { type ImageSet, normalizeOnGpu } from "../src/cbpt/images.ts";
+import { imageFeatures, type ImageSet } from "../src/cbpt/images.ts";
+import { predict } from "../src/cbpt/trigger.ts";
 import type { Clip } from "../src/clip/model.ts";
+import { ONE_TEMPLATE } from "../src/clip/templates.ts";
+import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 import { type Features, freeHeadBound } from "../src/lab/bound.ts";
-import { l2Normalize, noGrad, runWithGpu, Tensor, tidy } from "../mod.ts";
+import { measureFixture } from "../src/lab/measure.ts";
+import { measure } from "../src/cbpt/run.ts";
+import { readTensors, runWithGpu } from "../mod.ts";
 
-/** L2-normalised image features of a set, in chunks. */
-export async function imageFeatures(
-  clip: Clip,
-  set: ImageSet,
-  labels: readonly number[],
-): Promise<Features> {
-  const R = set.size, m = 3 * R * R, chunk = 64;
-  const E = clip.config.embedDim;
-  const data = new Float32Array(set.n * E);
-  for (let s = 0; s < set.n; s += chunk) {
-    const n = Math.min(chunk, set.n - s);
-    const f = noGrad(() =>
-      tidy(() => {
-        const x = Tensor.from(set.pixels.subarray(s * m, (s + n) * m), [n, 3, R, R]);
-        return l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
-      })
-    ).keep();
-    data.set(await f.toArray(), s * E);
-    f.dispose();
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    fixture: { type: "string" },
+    fixtures: { type: "string" },
+    toy: { type: "string" },
+    scale: { type: "string", default: "30" },
+    json: { type: "boolean" },
+  },
+});
+
+type Labelled = { set: ImageSet; labels: number[] };
+
+/** A backdoored model with its few-shot and test sets and its trigger. */
+interface Case {
+  name: string;
+  clip: Clip;
+  classNames: string[];
+  train: Labelled;
+  test: Labelled;
+  apply: (set: ImageSet) => ImageSet;
+  target: number;
+  /** CA and ASR before any defence, as the model's own evaluation measures them. */
+  before: () => Promise<{ ca: number; asr: number }>;
+}
+
+async function bound(c: Case, scale: number) {
+  const t0 = performance.now();
+  // Clean and triggered features of the few-shot and test sets, read back in one sync.
+  const sets = [c.train, c.test].flatMap((d) => [d.set, c.apply(d.set)]);
+  const gpu = sets.map((set) => imageFeatures(c.clip, set));
+  const host = await readTensors(gpu);
+  for (const t of gpu) t.dispose();
+  const E = c.clip.config.embedDim;
+  const [trainClean, trainTrig, testClean, testTrig] = host.map((data, i): Features => ({
+    data,
+    dim: E,
+    labels: (i < 2 ? c.train : c.test).labels,
+  }));
+  const before = await c.before();
+  const b = freeHeadBound(
+    trainClean,
+    trainTrig,
+    testClean,
+    testTrig,
+    c.classNames.length,
+    c.target,
+    { scale },
+  );
+  return {
+    fixture: c.name,
+    ca_before: before.ca,
+    asr_before: before.asr,
+    ca: b.ca,
+    asr: b.asr,
+    triggered_acc: b.triggeredAcc,
+    scale,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+async function* cases(): AsyncGenerator<Case> {
+  if (values.toy !== undefined) {
+    // The toy lives beside the tests that use it.
+    const toy = await import("../test/toy_backdoor.ts");
+    const recipe = { ...toy.TOY_RECIPE, ...JSON.parse(values.toy || "{}") };
+    const { clip, tokenizer } = await toy.trainToyClip(recipe);
+    const test = toy.toyImages(50, 77);
+    const apply = recipe.trigger === "patch" ? toy.addPatch : (s: ImageSet) => toy.addTrigger(s);
+    yield {
+      name: `toy ${JSON.stringify(recipe)}`,
+      clip,
+      classNames: toy.TOY_CLASSES,
+      train: toy.toyImages(16, 5),
+      test,
+      apply,
+      target: toy.TOY_TARGET,
+      before: async () => {
+        // Zero-shot with the prompt the toy was trained on.
+        const text0 = zeroShotClassifier(clip, tokenizer, toy.TOY_CLASSES, ONE_TEMPLATE);
+        const { ca, asr } = await measure((s) => predict(clip, s, text0), test, {
+          name: "planted",
+          target: toy.TOY_TARGET,
+          apply,
+        });
+        text0.dispose();
+        return { ca, asr: asr! };
+      },
+    };
+    return;
   }
-  return { data, dim: E, labels };
+  const dir = values.fixtures ?? fixturesDir();
+  for (const name of values.fixture ? values.fixture.split(",") : ATTACK_NAMES) {
+    const fx = await loadFixture(name, dir);
+    yield {
+      name,
+      ...fx,
+      apply: fx.attack.apply,
+      target: fx.record.targetIndex,
+      before: () => measureFixture(fx),
+    };
+  }
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      fixture: { type: "string" },
-      fixtures: { type: "string" },
-      json: { type: "boolean" },
-    },
-  });
-  await runWithGpu(async () => {
-    const dir = values.fixtures ?? fixturesDir();
-    const names = values.fixture ? values.fixture.split(",") : [...ATTACK_NAMES];
-    for (const name of names) {
-      const fx = await loadFixture(name, dir);
-      const t0 = performance.now();
-      const feats = async (d: { set: ImageSet; labels: number[] }) =>
-        [
-          await imageFeatures(fx.clip, d.set, d.labels),
-          await imageFeatures(fx.clip, fx.attack.apply(d.set), d.labels),
-        ] as const;
-      const [trainClean, trainTrig] = await feats(fx.train);
-      const [testClean, testTrig] = await feats(fx.test);
-      const b = freeHeadBound(
-        trainClean,
-        trainTrig,
-        testClean,
-        testTrig,
-        fx.classNames.length,
-        fx.record.targetIndex,
+await runWithGpu(async () => {
+  const scale = Number(values.scale);
+  if (!(scale > 0)) throw new Error(`--scale must be a positive number (got ${values.scale})`);
+  for await (const c of cases()) {
+    const row = await bound(c, scale);
+    c.clip.dispose();
+    if (values.json) console.log(JSON.stringify(row));
+    else {
+      const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+      console.log(
+        `${c.name}: zero-shot CA ${pct(row.ca_before)}, ASR ${pct(row.asr_before)}; ` +
+          `free-head bound CA ${pct(row.ca)}, ` +
+          `ASR ${pct(row.asr)}, triggered images in their class ${pct(row.triggered_acc)} ` +
+          `(${row.seconds.toFixed(1)} s)`,
       );
-      const row = {
-        fixture: name,
-        ca: b.ca,
-        asr: b.asr,
-        triggered_acc: b.triggeredAcc,
-        seconds: (performance.now() - t0) / 1000,
-      };
-      if (values.json) console.log(JSON.stringify(row));
-      else {
-        console.log(
-          `${name.padEnd(8)} free-head bound: CA ${(100 * b.ca).toFixed(1)} %, ASR ${
-            (100 * b.asr).toFixed(1)
-          } %, triggered images in their class ${(100 * b.triggeredAcc).toFixed(1)} % ` +
-            `(${row.seconds.toFixed(1)} s)`,
-        );
-      }
-      fx.clip.dispose();
     }
-  });
-}
+  }
+});

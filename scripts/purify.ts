@@ -8,16 +8,12 @@ import { loadClip, runWithGpu } from "../mod.ts";
 import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
-import {
-  MASK_TRIGGER_DEFAULTS,
-  TRIGGER_DEFAULTS,
-  type TriggerSettings,
-} from "../src/cbpt/trigger.ts";
+import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import type { ContextInit } from "../src/cbpt/prompts.ts";
 import { loadTokenizer } from "./common.ts";
 import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
-import { evalAttack } from "../src/cbpt/attack.ts";
+import { attackTrigger, evalAttack } from "../src/cbpt/attack.ts";
 
 const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--test DIR|CSV] [--attack NAME --target CLASS] [--out DIR] [--resume]
@@ -27,6 +23,8 @@ const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV 
 
 stage 1: --trigger additive|mask  --epsilon 16/255  --trigger-steps 500
          --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 64  --mask-l1 0.1
+         --known-trigger: skip stage 1, tune against the attack's own trigger (the oracle
+         bound; attacks whose trigger is a fixed per-pixel blend: blended, sig, trojvqa, badclip)
 stage 2: --n-ctx 16  --ctx-init random|"a photo of a"  --third anchor|margin|kl|none
          --lambda-bd 1  --lambda-3 8  --margin 0.1  --lr 0.002  --momentum 0.9
          --weight-decay 5e-4  --batch 32  --epochs 50  --warmup-epochs 1  --views 4`;
@@ -50,6 +48,7 @@ const { values, positionals } = parseArgs({
     seed: { type: "string", default: "1" },
     vocab: str,
     trigger: str,
+    "known-trigger": { type: "boolean" },
     epsilon: str,
     "trigger-steps": str,
     "trigger-lr": str,
@@ -106,8 +105,9 @@ function oneOf<T extends string>(
   return v as T;
 }
 
+/** Stage settings from the flags, over the kind's defaults and `overrides` (the demo's). */
 function stageSettings(
-  T: TriggerSettings = TRIGGER_DEFAULTS,
+  overrides: Partial<TriggerSettings> = {},
   S: TuneSettings = TUNE_DEFAULTS,
 ): {
   trigger: TriggerSettings;
@@ -116,10 +116,13 @@ function stageSettings(
   ctxInit: ContextInit;
 } {
   const v = values;
-  const kind = oneOf<TriggerSettings["kind"]>("trigger", v.trigger, ["additive", "mask"], T.kind);
-  // The mask trigger has its own lr and L1 weight (see MASK_TRIGGER_DEFAULTS).
-  const M = MASK_TRIGGER_DEFAULTS;
-  const Tk = kind === "mask" && T.kind !== "mask" ? { ...T, lr: M.lr, maskL1: M.maskL1 } : T;
+  const kind = oneOf<TriggerSettings["kind"]>(
+    "trigger",
+    v.trigger,
+    ["additive", "mask"],
+    overrides.kind ?? TRIGGER_DEFAULTS.kind,
+  );
+  const Tk = { ...triggerDefaults(kind), ...overrides };
   return {
     trigger: {
       kind,
@@ -154,10 +157,7 @@ await runWithGpu(async () => {
   let opts: CbptOptions;
   if (!values.model && !values.train && !values.classes) {
     // The demo: a lab fixture, its own attack and sets; shorter stages unless flags say otherwise.
-    const stage = stageSettings(
-      { ...TRIGGER_DEFAULTS, ...DEMO_TRIGGER },
-      { ...TUNE_DEFAULTS, ...DEMO_TUNE },
-    );
+    const stage = stageSettings(DEMO_TRIGGER, { ...TUNE_DEFAULTS, ...DEMO_TUNE });
     const name = values.fixture ?? DEMO_FIXTURE;
     const fx = await loadFixture(name);
     console.error(
@@ -214,6 +214,13 @@ await runWithGpu(async () => {
       resume: !!values.resume,
       progress,
     };
+  }
+  if (values["known-trigger"]) {
+    if (!opts.attack) {
+      throw new Error("--known-trigger tunes against the attack's own trigger: it needs --attack");
+    }
+    const trigger = attackTrigger(opts.attack, opts.clip.config.imageResolution);
+    opts.knownTrigger = { trigger, target: opts.attack.target };
   }
   const { report } = await runCbpt(opts);
   const pct = (

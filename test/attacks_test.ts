@@ -2,6 +2,8 @@
 // determinism, caption rules, and BadCLIP's patch optimiser on a tiny random CLIP.
 
 import assert from "node:assert/strict";
+import { attackTrigger, evalAttack } from "../src/cbpt/attack.ts";
+import { applyTrigger } from "../src/cbpt/trigger.ts";
 import { join } from "node:path";
 import { CLIP_MEAN, CLIP_STD, loadClip, noGrad, Tensor } from "../mod.ts";
 import { makeRandomClip } from "../scripts/make-random-clip.ts";
@@ -444,5 +446,34 @@ Deno.test("BadCLIP optimiser: the patch raises the cosine to the target text on 
     clip.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("attackTrigger: the lab's fixed blends as CBPT triggers, the rest refused", async () => {
+  const S = 32, m = 3 * S * S;
+  const r = rng(8);
+  const pixels = Float32Array.from({ length: 4 * m }, () => r.uniform());
+  const set = { pixels, n: 4, size: S };
+  for (const name of ["blended", "sig", "trojvqa"]) {
+    const attack = await evalAttack(name, 0, S, 3);
+    const t = attackTrigger(attack, S);
+    if (name === "sig") {
+      assert.equal(t.kind, "additive");
+      if (t.kind === "additive") assert.ok(Math.abs(t.epsilon - 60 / 255) < 1e-3, `ε ${t.epsilon}`);
+    } else {
+      assert.equal(t.kind, "mask");
+      if (t.kind === "mask" && name === "blended") {
+        assert.ok(t.mask.every((v) => Math.abs(v - 0.2) < 1e-4), "Blended mixes 20 % everywhere");
+      }
+    }
+    // The trigger reproduces the attack on images it has not seen.
+    const want = attack.apply(set).pixels, got = applyTrigger(t, set).pixels;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));
+    assert.ok(worst < 1e-4, `${name}: differs from the attack by ${worst}`);
+  }
+  for (const name of ["wanet", "ssba", "badnet"]) {
+    const attack = await evalAttack(name, 0, S, 3);
+    assert.throws(() => attackTrigger(attack, S), /not a fixed per-pixel blend/, name);
   }
 });

@@ -159,7 +159,7 @@ Deno.test("toy patch backdoor: the mask trigger finds the target and sits on the
   assert.equal(inv.suspectedTarget, TOY_TARGET);
   const asr = asrOf(await predict(clip, applyTrigger(inv.trigger, test.set), text0));
   assert.ok(inv.trigger.kind === "mask");
-  const planted = plantedPatch() as { mask: Float32Array };
+  const planted = plantedPatch();
   let inside = 0, outside = 0;
   inv.trigger.mask.forEach((m, i) => (planted.mask[i] ? (inside += m) : (outside += m)));
   const nIn = planted.mask.reduce((a, b) => a + b, 0);
@@ -291,6 +291,7 @@ Deno.test("a known trigger skips stage 1: stage 2 tunes against it (the oracle b
   });
   assert.deepEqual(report.trigger.losses, [], "stage 1 did not run");
   assert.equal(report.suspected_target.index, TOY_TARGET);
+  assert.deepEqual(report.settings.trigger, { known: "additive" });
   // The planted trigger sends (nearly) every few-shot image to the target.
   assert.ok(report.suspected_target.share > 0.9, `share ${report.suspected_target.share}`);
   classifier.dispose();

@@ -166,3 +166,27 @@ Deno.test("head-bound.ts: the free-head bound of the demo fixture (JSON line)", 
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /nonesuch/);
 });
+
+Deno.test("purify.ts --known-trigger: stage 2 against the fixture's own trigger", async () => {
+  const out = await Deno.makeTempDir();
+  const r = await run([
+    "scripts/purify.ts",
+    "--known-trigger",
+    "--epochs",
+    "2",
+    "--views",
+    "1",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
+  assert.deepEqual(report.trigger.losses, [], "stage 1 did not run");
+  assert.deepEqual(report.settings.trigger, { known: "mask" }, "Blended is a mask trigger");
+  assert.equal(report.suspected_target.name, "bag");
+  assert.ok(report.suspected_target.share > 0.9, `share ${report.suspected_target.share}`);
+  const wanet = await run(["scripts/purify.ts", "--known-trigger", "--fixture", "wanet"]);
+  assert.notEqual(wanet.code, 0);
+  assert.match(wanet.stderr, /wanet: its trigger is not a fixed per-pixel blend/);
+  await Deno.remove(out, { recursive: true });
+});

@@ -69,9 +69,9 @@ export function plantedTrigger(): Float32Array {
   );
 }
 
+/** clamp(x + δ, 0, 1) with the planted δ (or another). */
 export function addTrigger(set: ImageSet, delta: Float32Array = plantedTrigger()): ImageSet {
-  const m = delta.length;
-  return { ...set, pixels: set.pixels.map((v, i) => Math.min(1, Math.max(0, v + delta[i % m]))) };
+  return applyTrigger({ kind: "additive", size: set.size, epsilon: TRIGGER_AMPLITUDE, delta }, set);
 }
 
 export interface ToyRecipe {
@@ -98,9 +98,11 @@ export const TOY_RECIPE: ToyRecipe = {
   layers: 1,
 };
 
-/** A BadNet-style alternative: a fixed random-colour PATCH × PATCH square in the bottom-right corner. */
+/** Side of the patch trigger: one 4-px ViT patch of the toy. */
 export const TOY_PATCH = 4;
-export function plantedPatch(): HostTrigger {
+
+/** A BadNet-style alternative: a fixed black-and-white TOY_PATCH square, bottom-right corner. */
+export function plantedPatch(): Extract<HostTrigger, { kind: "mask" }> {
   const rand = seededRandom(123);
   const R = TOY_SIZE, plane = R * R;
   const mask = new Float32Array(plane), pattern = new Float32Array(3 * plane);
@@ -115,6 +117,7 @@ export function plantedPatch(): HostTrigger {
   return { kind: "mask", size: R, mask, pattern };
 }
 
+/** The planted patch pasted on every image. */
 export function addPatch(set: ImageSet): ImageSet {
   return applyTrigger(plantedPatch(), set);
 }
@@ -132,6 +135,7 @@ export function toyBackdooredClip(): Promise<
   return cached;
 }
 
+/** A toy CLIP trained from scratch by `recipe` (a few seconds at width 32). */
 export async function trainToyClip(recipe: ToyRecipe) {
   const dir = await Deno.makeTempDir({ prefix: "antidote-toy-" });
   const tokenizer = byteTokenizer();

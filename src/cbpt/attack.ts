@@ -5,6 +5,7 @@
 import { ATTACK_NAMES, isAttackName, makeAttack } from "../attacks/index.ts";
 import type { Attack } from "../attacks/types.ts";
 import type { EvalAttack } from "./run.ts";
+import type { HostTrigger } from "./trigger.ts";
 
 /** A [3, p, p] patch in [0, 1] from an image file (RGB, alpha dropped, not resized). */
 export async function readPatch(path: string): Promise<Float32Array> {
@@ -78,4 +79,49 @@ export async function evalAttack(
   patchPath?: string,
 ): Promise<EvalAttack> {
   return asEvalAttack(await labAttack(name, size, seed, patchPath), target);
+}
+
+/**
+ * The attack's own trigger as a HostTrigger, for stage 2 against the true trigger (the oracle
+ * bound, `--known-trigger`). Works for attacks that map every pixel by the same affine rule on
+ * every image, x̃ = a⊙x + b (clamped): additive ones (SIG: a = 1) and blends or fixed patches
+ * (Blended, TrojVQA, BadCLIP: a = 1 − m per pixel). a and b are read off two flat grey images; a
+ * third, varied image checks the rule, so warps (WaNet), sample-specific residuals (SSBA) and
+ * patches redrawn per image (BadNet) are refused.
+ */
+export function attackTrigger(attack: EvalAttack, size: number): HostTrigger {
+  const plane = size * size, m = 3 * plane;
+  const probe = new Float32Array(3 * m);
+  probe.fill(0.25, 0, m);
+  probe.fill(0.75, m, 2 * m);
+  for (let i = 0; i < m; i++) probe[2 * m + i] = 0.5 + 0.4 * Math.sin(i * 0.731);
+  const out = attack.apply({ pixels: probe, n: 3, size }).pixels;
+  const a = new Float32Array(m), b = new Float32Array(m);
+  for (let i = 0; i < m; i++) {
+    a[i] = (out[m + i] - out[i]) / 0.5;
+    b[i] = out[i] - 0.25 * a[i];
+  }
+  const refuse = (why: string) =>
+    new Error(`attack ${attack.name}: its trigger is not a fixed per-pixel blend (${why})`);
+  for (let i = 0; i < m; i++) {
+    const want = Math.min(1, Math.max(0, a[i] * probe[2 * m + i] + b[i]));
+    if (Math.abs(out[2 * m + i] - want) > 1e-4) throw refuse(`pixel ${i} of a varied image`);
+  }
+  if (a.every((v) => Math.abs(v - 1) < 1e-4)) {
+    return { kind: "additive", size, epsilon: Math.max(...b.map(Math.abs)), delta: b };
+  }
+  // A blend: one mask value per pixel, shared by the channels.
+  const mask = new Float32Array(plane), pattern = new Float32Array(m);
+  for (let p = 0; p < plane; p++) {
+    mask[p] = 1 - a[p];
+    for (let ch = 1; ch < 3; ch++) {
+      if (Math.abs(a[ch * plane + p] - a[p]) > 1e-4) throw refuse("channels mix differently");
+    }
+    if (mask[p] < -1e-4 || mask[p] > 1 + 1e-4) throw refuse(`mask ${mask[p]} outside [0, 1]`);
+  }
+  for (let i = 0; i < m; i++) {
+    const mk = mask[i % plane];
+    pattern[i] = mk > 1e-6 ? Math.min(1, Math.max(0, b[i] / mk)) : 0;
+  }
+  return { kind: "mask", size, mask, pattern };
 }

@@ -2,7 +2,7 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { preprocessImages } from "../clip/preprocess.ts";
-import { denormalize, type ImageSet, seededRandom } from "./images.ts";
+import { denormalize, type ImageSet, seededRandom, shuffleInPlace } from "./images.ts";
 
 export interface LabelledSet {
   set: ImageSet;
@@ -77,12 +77,7 @@ export function fewShot<T extends { label: number }>(
   for (const it of items) byClass.set(it.label, [...(byClass.get(it.label) ?? []), it]);
   const out: T[] = [];
   for (const [, list] of [...byClass].sort((a, b) => a[0] - b[0])) {
-    const l = [...list];
-    for (let i = l.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [l[i], l[j]] = [l[j], l[i]];
-    }
-    out.push(...l.slice(0, shots));
+    out.push(...shuffleInPlace([...list], rand).slice(0, shots));
   }
   return out;
 }

@@ -2,8 +2,9 @@
 // then CLIP's normalisation runs on the GPU. Augmentation (CoOp's random-resized-crop + flip)
 // is plain TypeScript: images are small and it runs once per cached view.
 
-import { div, sub } from "../autograd/ops/index.ts";
-import { Tensor } from "../autograd/tensor.ts";
+import { concat, div, l2Normalize, sub } from "../autograd/ops/index.ts";
+import { noGrad, Tensor, tidy } from "../autograd/tensor.ts";
+import type { Clip } from "../clip/model.ts";
 import { CLIP_MEAN, CLIP_STD } from "../clip/preprocess.ts";
 
 /** A batch of pixel-space images [N, 3, R, R] in [0, 1]. */
@@ -33,6 +34,27 @@ export function normalizeOnGpu(x01: Tensor): Tensor {
   return div(sub(x01, mean), std);
 }
 
+/**
+ * L2-normalised image features [n, E] of a set, encoded `chunk` images at a time (the tower's
+ * activations stay bounded) with no GPU sync: callers read the result back once or keep it.
+ */
+export function imageFeatures(clip: Clip, set: ImageSet, chunk = 64): Tensor {
+  const R = set.size, m = 3 * R * R;
+  return noGrad(() =>
+    tidy(() => {
+      const parts: Tensor[] = [];
+      for (let s = 0; s < set.n; s += chunk) {
+        const n = Math.min(chunk, set.n - s);
+        parts.push(tidy(() => {
+          const x = Tensor.from(set.pixels.subarray(s * m, (s + n) * m), [n, 3, R, R]);
+          return l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
+        }));
+      }
+      return parts.length === 1 ? parts[0] : concat(parts, 0);
+    })
+  );
+}
+
 /** Back from CLIP-normalised pixels (preprocessImage's output) to [0, 1]. */
 export function denormalize(pixels: Float32Array, size: number): Float32Array {
   const out = new Float32Array(pixels.length);
@@ -54,6 +76,15 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Fisher–Yates shuffle of `a` in place with `rand` (one draw per position, last to first). */
+export function shuffleInPlace<T>(a: T[], rand: () => number): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
 }
 
 /**

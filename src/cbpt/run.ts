@@ -14,10 +14,9 @@ import type { Progress } from "./progress.ts";
 import { type ContextInit, initialContext, promptTokens } from "./prompts.ts";
 import { PurifiedClassifier } from "./purified.ts";
 import {
-  applyTrigger,
   type HostTrigger,
-  type InversionResult,
   invertTrigger,
+  knownTriggerResult,
   predict,
   triggerPicture,
   type TriggerSettings,
@@ -131,21 +130,8 @@ export async function runCbpt(
           (before.asr === null ? "" : `, ASR ${(100 * before.asr).toFixed(2)} %`),
       );
     }
-    const inv: InversionResult = o.knownTrigger
-      ? {
-        trigger: o.knownTrigger.trigger,
-        suspectedTarget: o.knownTrigger.target,
-        targetShare: await (async () => {
-          const preds = await predict(
-            clip,
-            applyTrigger(o.knownTrigger!.trigger, o.train.set),
-            text0,
-          );
-          return preds.filter((p) => p === o.knownTrigger!.target).length / preds.length;
-        })(),
-        losses: [],
-        seconds: 0,
-      }
+    const inv = o.knownTrigger
+      ? await knownTriggerResult(clip, o.knownTrigger, o.train.set, text0)
       : await invertTrigger(
         clip,
         o.train.set,
@@ -191,7 +177,8 @@ export async function runCbpt(
     );
     const classifier = PurifiedClassifier.create(clip, tokenizer, classNames, tuned.ctx, o.nCtx);
     const settings = {
-      trigger: o.trigger,
+      // With a known trigger stage 1 did not run: its settings would describe nothing.
+      trigger: o.knownTrigger ? { known: o.knownTrigger.trigger.kind } : o.trigger,
       tune: o.tune,
       n_ctx: o.nCtx,
       ctx_init: o.ctxInit,

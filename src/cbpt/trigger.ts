@@ -17,7 +17,14 @@ import {
 import { Adam, linfBall } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import { type ImageSet, normalizeOnGpu, seededRandom, subset } from "./images.ts";
+import {
+  imageFeatures,
+  type ImageSet,
+  normalizeOnGpu,
+  seededRandom,
+  shuffleInPlace,
+  subset,
+} from "./images.ts";
 import { triggerInfoNce } from "./losses.ts";
 import { type Progress, progressLine } from "./progress.ts";
 
@@ -57,6 +64,11 @@ export const MASK_TRIGGER_DEFAULTS: TriggerSettings = {
   lr: 0.1,
   maskL1: 0.1,
 };
+
+/** The defaults of a trigger kind. */
+export function triggerDefaults(kind: TriggerSettings["kind"]): TriggerSettings {
+  return kind === "mask" ? MASK_TRIGGER_DEFAULTS : TRIGGER_DEFAULTS;
+}
 
 /** A trigger on the host, ready to apply to [0, 1] images or to save. */
 export type HostTrigger =
@@ -103,27 +115,17 @@ export async function predict(
   classText: Tensor,
   chunk = 64,
 ): Promise<number[]> {
-  const preds: number[] = [];
   const C = classText.shape[0];
-  for (let s = 0; s < set.n; s += chunk) {
-    const idx = Array.from({ length: Math.min(chunk, set.n - s) }, (_, k) => s + k);
-    const part = subset(set, idx);
-    const scores = noGrad(() =>
-      tidy(() => {
-        const x = Tensor.from(part.pixels, [part.n, 3, set.size, set.size]);
-        const img = l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
-        return matmul(img, classText, { transB: true });
-      })
-    );
-    const [v] = await readTensors([scores]);
-    scores.dispose();
-    for (let r = 0; r < part.n; r++) {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (v[r * C + c] > v[r * C + best]) best = c;
-      preds.push(best);
-    }
-  }
-  return preds;
+  const scores = noGrad(() =>
+    tidy(() => matmul(imageFeatures(clip, set, chunk), classText, { transB: true }))
+  );
+  const [v] = await readTensors([scores]); // one sync for the whole set
+  scores.dispose();
+  return Array.from({ length: set.n }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (v[r * C + c] > v[r * C + best]) best = c;
+    return best;
+  });
 }
 
 export async function invertTrigger(
@@ -161,22 +163,14 @@ export async function invertTrigger(
     })();
 
   // Clean features never change: compute them once.
-  const clean = noGrad(() =>
-    tidy(() => {
-      const x = Tensor.from(set.pixels, [set.n, 3, R, R]);
-      return l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
-    })
-  ).keep();
+  const clean = imageFeatures(clip, set).keep();
   const B = Math.min(settings.batch, set.n);
   const losses: number[] = [];
   const order = Array.from({ length: set.n }, (_, i) => i);
   let at = set.n;
   for (let step = 1; step <= settings.steps; step++) {
     if (at + B > set.n) {
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
+      shuffleInPlace(order, rand);
       at = 0;
     }
     const idx = order.slice(at, at + B);
@@ -210,15 +204,46 @@ export async function invertTrigger(
     })();
   for (const p of params) p.dispose();
   opt.dispose();
-  const preds = await predict(clip, applyTrigger(host, set), classText);
-  const counts = new Array(classText.shape[0]).fill(0);
-  for (const p of preds) counts[p]++;
-  const target = counts.indexOf(Math.max(...counts));
+  const shares = await triggeredShares(clip, host, set, classText);
+  const target = shares.indexOf(Math.max(...shares));
   return {
     trigger: host,
     suspectedTarget: target,
-    targetShare: counts[target] / set.n,
+    targetShare: shares[target],
     losses,
     seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Share of the set's images that the trigger sends to each class (zero-shot over classText). */
+export async function triggeredShares(
+  clip: Clip,
+  trigger: HostTrigger,
+  set: ImageSet,
+  classText: Tensor,
+): Promise<number[]> {
+  const preds = await predict(clip, applyTrigger(trigger, set), classText);
+  const counts = new Array(classText.shape[0]).fill(0);
+  for (const p of preds) counts[p]++;
+  return counts.map((c) => c / set.n);
+}
+
+/**
+ * Stage 1's result for a trigger that is already known (no inversion): its target, and the share
+ * of the few-shot images it sends there.
+ */
+export async function knownTriggerResult(
+  clip: Clip,
+  known: { trigger: HostTrigger; target: number },
+  set: ImageSet,
+  classText: Tensor,
+): Promise<InversionResult> {
+  const shares = await triggeredShares(clip, known.trigger, set, classText);
+  return {
+    trigger: known.trigger,
+    suspectedTarget: known.target,
+    targetShare: shares[known.target],
+    losses: [],
+    seconds: 0,
   };
 }

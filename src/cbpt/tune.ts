@@ -6,12 +6,20 @@
 // written after every epoch; batch order and view choice depend only on (seed, epoch), so a
 // resumed run gives the same prompts as an uninterrupted one.
 
-import { add, concat, gatherRows, l2Normalize, mul } from "../autograd/ops/index.ts";
+import { add, concat, gatherRows, mul } from "../autograd/ops/index.ts";
 import { cosineSchedule, SGD } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
+import { rt } from "../gpu/runtime.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../clip/safetensors.ts";
-import { augment, imageAt, type ImageSet, normalizeOnGpu, seededRandom } from "./images.ts";
+import {
+  augment,
+  imageAt,
+  imageFeatures,
+  type ImageSet,
+  seededRandom,
+  shuffleInPlace,
+} from "./images.ts";
 import { anchorLoss, classificationLoss, consistencyLoss, marginLoss } from "./losses.ts";
 import { type Progress, progressLine } from "./progress.ts";
 import { promptFeatures, type PromptTokens } from "./prompts.ts";
@@ -87,27 +95,15 @@ async function cacheFeatures(
   const R = set.size, m = 3 * R * R;
   const cleanParts: Tensor[] = [], trigParts: Tensor[] = [];
   const t0 = performance.now();
-  const chunk = 32;
   for (let v = 0; v < views; v++) {
     const pix = new Float32Array(set.n * m);
     for (let i = 0; i < set.n; i++) {
       pix.set(v === 0 ? imageAt(set, i) : augment(imageAt(set, i), R, rand), i * m);
     }
     const view: ImageSet = { pixels: pix, n: set.n, size: R };
-    const trig = applyTrigger(trigger, view);
-    for (let s = 0; s < set.n; s += chunk) {
-      const n = Math.min(chunk, set.n - s);
-      const enc = (p: Float32Array) =>
-        noGrad(() =>
-          tidy(() => {
-            const x = Tensor.from(p.subarray(s * m, (s + n) * m), [n, 3, R, R]);
-            return l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
-          })
-        ).keep();
-      cleanParts.push(enc(view.pixels));
-      trigParts.push(enc(trig.pixels));
-    }
-    await cleanParts[cleanParts.length - 1].toArray(); // one sync per view, for the progress
+    cleanParts.push(imageFeatures(clip, view, 32).keep());
+    trigParts.push(imageFeatures(clip, applyTrigger(trigger, view), 32).keep());
+    await rt().sync(); // one sync per view, for the progress
     progress?.(...progressLine("stage 2 (image features)", v + 1, views, null, t0));
   }
   const cat = (parts: Tensor[]) => {
@@ -161,11 +157,7 @@ export async function tunePrompts(
   const last = Math.min(s.epochs, done + (io.stopAfterEpochs ?? Infinity));
   for (let epoch = done + 1; epoch <= last; epoch++) {
     const rand = seededRandom((seed * 7919 + epoch * 104729) >>> 0);
-    const order = Array.from({ length: N }, (_, i) => i);
-    for (let i = N - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
+    const order = shuffleInPlace(Array.from({ length: N }, (_, i) => i), rand);
     const sums = { clean: 0, bd: 0, third: 0, total: 0 };
     for (let b = 0; b < stepsPerEpoch; b++) {
       const idx = order.slice(b * B, (b + 1) * B);

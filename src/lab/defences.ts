@@ -16,7 +16,14 @@ import type { Clip } from "../clip/model.ts";
 import { ONE_TEMPLATE } from "../clip/templates.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
-import { augment, imageAt, type ImageSet, normalizeOnGpu, seededRandom } from "../cbpt/images.ts";
+import {
+  augment,
+  imageAt,
+  type ImageSet,
+  normalizeOnGpu,
+  seededRandom,
+  shuffleInPlace,
+} from "../cbpt/images.ts";
 import { type Progress, progressLine } from "../cbpt/progress.ts";
 import { initialContext, promptTokens } from "../cbpt/prompts.ts";
 import { PurifiedClassifier } from "../cbpt/purified.ts";
@@ -179,11 +186,7 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
     let step = 0;
     const t0 = performance.now();
     for (let e = 0; e < epochs; e++) {
-      const order = Array.from({ length: N }, (_, i) => i);
-      for (let i = N - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
+      const order = shuffleInPlace(Array.from({ length: N }, (_, i) => i), rand);
       let last: Tensor | null = null;
       for (let s = 0; s < N; s += B, step++) {
         const idx = order.slice(s, s + B);

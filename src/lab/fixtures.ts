@@ -5,7 +5,7 @@
 
 import { readSafetensors, toInt32, writeSafetensors } from "../clip/safetensors.ts";
 import { FMNIST_CLASSES, FMNIST_SIZE, type GreySet, toPixels01 } from "./fmnist.ts";
-import { seededRandom } from "../cbpt/images.ts";
+import { seededRandom, shuffleInPlace } from "../cbpt/images.ts";
 
 export interface FixtureMeta {
   classNames: string[];
@@ -49,10 +49,7 @@ export function balancedChoice(
     if (idx.length < perClass) {
       throw new Error(`class ${c} has ${idx.length} images, fewer than ${perClass}`);
     }
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [idx[i], idx[j]] = [idx[j], idx[i]];
-    }
+    shuffleInPlace(idx, rand);
     out.push(...idx.slice(0, perClass).sort((a, b) => a - b));
   }
   return out;

@@ -28,6 +28,7 @@ import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { fillTemplate } from "../clip/templates.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import { makeRandomClip } from "../../scripts/make-random-clip.ts";
+import { shuffleInPlace } from "../cbpt/images.ts";
 
 /** ln 100: CLIP clamps its learned logit scale (temperature) at 100. */
 export const MAX_LOGIT_SCALE = Math.log(100);
@@ -89,11 +90,7 @@ export function epochIndices(n: number, rand: () => number): () => number {
   let perm: number[] = [], at = 0;
   return () => {
     if (at === perm.length) {
-      perm = Array.from({ length: n }, (_, i) => i);
-      for (let i = perm.length - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        [perm[i], perm[j]] = [perm[j], perm[i]];
-      }
+      perm = shuffleInPlace(Array.from({ length: n }, (_, i) => i), rand);
       at = 0;
     }
     return perm[at++];
