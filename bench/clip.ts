@@ -3,7 +3,10 @@
 // made by scripts/make-random-clip.ts. Also the pool's high-water mark and the largest binding.
 //
 // Usage: deno run -A bench/clip.ts [--arch ViT-B/32|RN50|...] [--images 4] [--prompts 10] [--json]
-//        [--model DIR] [--seconds 2]
+//        [--model DIR] [--seconds 2] [--dtype f16|f32] [--half on|off]
+// The random checkpoint holds f16 values by default, as OpenAI's released weights do, so frozen
+// linear weights run on the f16-pair kernel (same results); `--half off` keeps them on f32 loads
+// and `--dtype f32` makes weights that f16 cannot hold (the path of f32-trained checkpoints).
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -33,6 +36,8 @@ const { values } = parseArgs({
     model: { type: "string" },
     json: { type: "boolean" },
     only: { type: "string" },
+    dtype: { type: "string", default: "f16" },
+    half: { type: "string", default: "on" },
   },
 });
 
@@ -44,14 +49,19 @@ const MiB = 1 << 20;
 
 async function modelDir(): Promise<string> {
   if (values.model) return values.model;
-  const dir = join(Deno.env.get("TMPDIR") ?? "/tmp", `antidote-bench-${arch.replace("/", "-")}`);
+  const dtype = values.dtype;
+  if (dtype !== "f16" && dtype !== "f32") throw new Error(`--dtype must be f16 or f32`);
+  const dir = join(
+    Deno.env.get("TMPDIR") ?? "/tmp",
+    `antidote-bench-${arch.replace("/", "-")}-${dtype}`,
+  );
   // HF CLIPModel has no ResNet tower: ResNets are written as OpenAI state dicts.
   const format = CLIP_ARCHS[arch].visionKind === "resnet" ? "openai" : "hf";
   try {
     await Deno.stat(join(dir, format === "hf" ? "config.json" : "open_clip_config.json"));
   } catch {
     console.error(`making a random ${arch} checkpoint in ${dir} ...`);
-    await makeRandomClip({ arch, format, out: dir, seed: 1 });
+    await makeRandomClip({ arch, format, out: dir, seed: 1, dtype });
   }
   return dir;
 }
@@ -74,12 +84,16 @@ async function rate(step: () => void): Promise<{ perCall: number; calls: number 
 await runWithGpu(async () => {
   const dir = await modelDir();
   const t0 = performance.now();
-  const clip = await loadClip(dir);
+  if (values.half !== "on" && values.half !== "off") throw new Error("--half must be on or off");
+  const clip = await loadClip(dir, { halfWeights: values.half === "on" });
   const loadS = (performance.now() - t0) / 1000;
   const c = clip.config;
   const info = rt().gpu.summary;
   if (!values.json) {
-    console.log(`# ${arch} on ${info.description}; loaded in ${loadS.toFixed(1)} s`);
+    console.log(
+      `# ${arch} on ${info.description}; loaded in ${loadS.toFixed(1)} s; ` +
+        `${clip.halfWeights} linear weights on the f16-pair kernel`,
+    );
     console.log(
       "what                       batch   per_s    s/call   peak MiB  largest binding MiB",
     );

@@ -8,7 +8,9 @@
 // Usage: deno run -A bench/matmul.ts [--shapes 77x512x2048,8x77x64x77:nt,...] [--seconds 0.8]
 //                                    [--runs 3] [--retries 2] [--json]
 // A shape is MxKxN or BxMxKxN (B independent products). The suffix `:nt` passes B stored as
-// [B, N, K] with `transB` (how attention computes Q·Kᵀ); the naive kernel always runs NN.
+// [B, N, K] with `transB` (how attention computes Q·Kᵀ); the naive kernel always runs NN. The
+// suffix `:h` rounds B to f16 values and runs it as a frozen weight does (`matmulHalf`: B packed
+// as f16 pairs, the same product bit for bit); the naive kernel reads the same values as f32.
 // The table goes to stdout with its header on stderr; --json prints one object per line.
 // "busy" (other_cores) is how many CPU cores other processes kept busy during the timed runs
 // (Linux): the software adapter shares the CPU, so a neighbour's job lowers the figures. Runs
@@ -23,11 +25,14 @@ import { noGrad, Tensor } from "../src/autograd/tensor.ts";
 import { runWithGpu } from "../src/gpu/device.ts";
 import { initRuntime, rt } from "../src/gpu/runtime.ts";
 import { naiveMatmul } from "../src/gpu/shaders/matmul.ts";
+import { matmulHalf, packHalf } from "../src/autograd/ops/matmul.ts";
 
 const DEFAULT_SHAPES = [
   "77x512x2048",
   "50x768x3072",
   "1024x1024x1024",
+  "77x512x2048:h",
+  "50x768x3072:h",
   "8x77x64x77:nt",
   "8x77x77x64",
   "12x50x64x50:nt",
@@ -41,6 +46,8 @@ interface Shape {
   K: number;
   N: number;
   transB: boolean;
+  /** B is a frozen weight of f16 values, packed as f16 pairs (matmulHalf, as CLIP runs them). */
+  half: boolean;
 }
 
 /** One timed run. */
@@ -55,7 +62,7 @@ interface Timing {
 
 export interface Row {
   shape: string;
-  layout: "NN" | "NT";
+  layout: "NN" | "NT" | "NNh";
   gflops: number;
   gflops_median: number;
   naive_gflops: number;
@@ -73,11 +80,14 @@ function parseShape(spec: string): Shape {
   if ((p.length !== 3 && p.length !== 4) || p.some((d) => !Number.isInteger(d) || d <= 0)) {
     throw new Error(`bad shape "${spec}": expected MxKxN or BxMxKxN (positive integers)`);
   }
-  if (suffix !== "" && suffix !== "nt" && suffix !== "nn") {
-    throw new Error(`bad shape suffix in "${spec}": expected :nn or :nt`);
+  if (suffix !== "" && suffix !== "nt" && suffix !== "nn" && suffix !== "h") {
+    throw new Error(`bad shape suffix in "${spec}": expected :nn, :nt or :h`);
   }
   const [B, M, K, N] = p.length === 3 ? [1, ...p] : p;
-  return { name: dims, B, M, K, N, transB: suffix === "nt" };
+  if (suffix === "h" && (B !== 1 || K % 4 !== 0 || N % 8 !== 0)) {
+    throw new Error(`bad shape "${spec}": :h needs MxKxN with K % 4 == 0 and N % 8 == 0`);
+  }
+  return { name: dims, B, M, K, N, transB: suffix === "nt", half: suffix === "h" };
 }
 
 /** Deterministic values in [-0.5, 0.5). */
@@ -229,10 +239,13 @@ export async function benchShape(
   runs = 3,
   retries = 2,
 ): Promise<Row> {
-  const { B, M, K, N, transB } = s;
+  const { B, M, K, N, transB, half } = s;
   const lead = B > 1 ? [B] : [];
   const aData = random(B * M * K, 1);
   const bData = random(B * K * N, 2);
+  if (half) bData.forEach((v, i) => bData[i] = Math.f16round(v));
+  const packed = half ? packHalf(bData, K, N) : null;
+  const product = () => packed ? matmulHalf(a, packed) : matmul(a, b, { transB });
   // NT: the same numbers read as [B, N, K] (a different product, checked as such).
   const a = Tensor.from(aData, [...lead, M, K]);
   const b = Tensor.from(bData, transB ? [...lead, N, K] : [...lead, K, N]);
@@ -241,14 +254,14 @@ export async function benchShape(
     // The engine's kernel, through the public op.
     let out: Tensor | null = null;
     const kernels = traced(() => {
-      out = noGrad(() => matmul(a, b, { transB }));
+      out = noGrad(product);
     });
     const c = await out!.toArray();
     out!.dispose();
     check(`matmul() [${kernels.join(" + ")}]`, s, aData, bData, c, transB);
     const { fastest: engine, medianGflops } = await time(flop, seconds, runs, retries, (reps) => {
       noGrad(() => {
-        for (let r = 0; r < reps; r++) matmul(a, b, { transB }).dispose();
+        for (let r = 0; r < reps; r++) product().dispose();
       });
     });
 
@@ -271,7 +284,7 @@ export async function benchShape(
       });
       return {
         shape: s.name,
-        layout: transB ? "NT" : "NN",
+        layout: half ? "NNh" : transB ? "NT" : "NN",
         gflops: engine.gflops,
         gflops_median: medianGflops,
         naive_gflops: base.gflops,
@@ -290,6 +303,7 @@ export async function benchShape(
   } finally {
     a.dispose();
     b.dispose();
+    packed?.bits.dispose();
   }
 }
 

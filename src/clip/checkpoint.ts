@@ -42,6 +42,8 @@ export interface LoadOptions {
    * width / 64 is right for the released models, and this sets them for others.
    */
   config?: Partial<ClipConfig>;
+  /** Keep f16-pair copies of f16-exact linear weights (default true; see Clip.fromWeights). */
+  halfWeights?: boolean;
 }
 
 /** How one canonical tensor is made from checkpoint tensors. */

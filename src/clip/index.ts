@@ -15,7 +15,7 @@ export interface LoadedClip extends Clip {
 export async function loadClip(path: string, opts: LoadOptions = {}): Promise<LoadedClip> {
   const w = await loadClipWeights(path, opts);
   for (const msg of w.warnings) console.warn(`warning: ${path}: ${msg}`);
-  const clip = Clip.fromWeights(w) as LoadedClip;
+  const clip = Clip.fromWeights(w, { halfWeights: opts.halfWeights }) as LoadedClip;
   clip.source = { path, format: w.format, warnings: w.warnings };
   return clip;
 }

@@ -28,6 +28,7 @@ import {
   transpose,
 } from "../autograd/ops/index.ts";
 import { ConvWeightCache } from "../autograd/ops/conv.ts";
+import { halfExact, type HalfMatrix, matmulHalf, packHalf } from "../autograd/ops/matmul.ts";
 import { noGrad, record, Tensor } from "../autograd/tensor.ts";
 import { resnetBlocks } from "./config.ts";
 import { encodeImageResNet } from "./resnet.ts";
@@ -61,8 +62,20 @@ export interface HostWeights {
 interface LinearParams {
   name: string;
   w: Tensor; // [out, in]
-  wT: Tensor; // [in, out], same values
+  wT: Tensor | null; // [in, out], same values (null where `half` serves)
+  half: { fwd: HalfMatrix; bwd: HalfMatrix } | null;
   b: Tensor | null;
+}
+
+/**
+ * Weights that the model uses as nn.Linear ([out, in]) and that the f16-pair kernel can take:
+ * x·Wᵀ needs out % 8 == 0 and in % 4 == 0, g·W in % 8 == 0 and out % 4 == 0.
+ */
+function isLinearWeight(name: string, shape: readonly number[]): boolean {
+  if (shape.length !== 2 || !/(\.weight|in_proj_weight)$/.test(name)) return false;
+  if (name.startsWith("token_embedding")) return false;
+  const [out, inp] = shape;
+  return out % 8 === 0 && inp % 8 === 0;
 }
 
 interface BlockParams {
@@ -79,6 +92,12 @@ export class Clip {
   /** Every parameter by its OpenAI state-dict name (frozen unless made trainable). */
   readonly params = new Map<string, Tensor>();
   #linears = new Map<string, LinearParams>();
+  /**
+   * Frozen linear weights whose values f16 holds exactly (OpenAI's fp16 release), packed as f16
+   * pairs in both layouts: Wᵀ for x·Wᵀ and W for the input gradient g·W. Same products, half
+   * the loads (see matmulHalf). Dropped for good once the weight is made trainable.
+   */
+  #halves = new Map<Tensor, { fwd: HalfMatrix; bwd: HalfMatrix }>();
   /** ResNet towers: frozen convolution weights' kernel layouts, made on first use. */
   #convCache = new ConvWeightCache();
   #eps: number;
@@ -91,15 +110,33 @@ export class Clip {
   /** Identifies the weights (config + sampled values): prompts tuned on one model refuse others. */
   fingerprint = "";
 
-  /** Uploads host weights (OpenAI names and layouts) to the GPU. */
-  static fromWeights(w: HostWeights): Clip {
+  /**
+   * Uploads host weights (OpenAI names and layouts) to the GPU. Linear weights whose values are
+   * all f16 values also get f16-pair copies for the faster kernel (same results bit for bit);
+   * `halfWeights: false` skips them.
+   */
+  static fromWeights(w: HostWeights, opts: { halfWeights?: boolean } = {}): Clip {
     const clip = new Clip(w.config);
     clip.fingerprint = fingerprintWeights(w);
     for (const [name, t] of w.tensors) {
-      clip.params.set(name, Tensor.from(t.data, t.shape).keep());
+      const p = Tensor.from(t.data, t.shape).keep();
+      clip.params.set(name, p);
+      if (opts.halfWeights !== false && isLinearWeight(name, t.shape) && halfExact(t.data)) {
+        const [out, inp] = t.shape;
+        const fwd = packHalf(t.data, out, inp, true), bwd = packHalf(t.data, out, inp);
+        clip.#halves.set(p, {
+          fwd: { ...fwd, bits: fwd.bits.keep() },
+          bwd: { ...bwd, bits: bwd.bits.keep() },
+        });
+      }
     }
     clip.#checkNames();
     return clip;
+  }
+
+  /** How many linear weights take the f16-pair path (0 unless the values are f16-exact). */
+  get halfWeights(): number {
+    return this.#halves.size;
   }
 
   #checkNames(): void {
@@ -135,10 +172,16 @@ export class Clip {
     for (const n of names) {
       const p = this.param(n);
       p.requiresGrad = on;
-      // A cached Wᵀ copy would go stale once the weight trains: drop it.
+      // Cached copies would go stale once the weight trains: drop them.
+      const half = on ? this.#halves.get(p) : undefined;
+      if (half) {
+        half.fwd.bits.dispose();
+        half.bwd.bits.dispose();
+        this.#halves.delete(p);
+      }
       for (const [key, l] of this.#linears) {
         if (l.w === p || l.b === p) {
-          l.wT.dispose();
+          l.wT?.dispose();
           this.#linears.delete(key);
         }
       }
@@ -148,7 +191,9 @@ export class Clip {
   /** Frees every GPU tensor of the model. */
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
-    for (const l of this.#linears.values()) l.wT.dispose();
+    for (const l of this.#linears.values()) l.wT?.dispose();
+    for (const h of this.#halves.values()) [h.fwd.bits, h.bwd.bits].forEach((t) => t.dispose());
+    this.#halves.clear();
     this.#convCache.dispose();
     this.params.clear();
     this.#linears.clear();
@@ -158,8 +203,9 @@ export class Clip {
     let l = this.#linears.get(prefix);
     if (!l) {
       const w = this.param(weightName);
-      const wT = noGrad(() => transpose(w)).keep();
-      l = { name: prefix, w, wT, b: this.params.get(biasName) ?? null };
+      const half = this.#halves.get(w) ?? null;
+      const wT = half ? null : noGrad(() => transpose(w)).keep();
+      l = { name: prefix, w, wT, half, b: this.params.get(biasName) ?? null };
       this.#linears.set(prefix, l);
     }
     return l;
@@ -168,8 +214,10 @@ export class Clip {
   /** x · Wᵀ + b. Frozen weights take the two-layout fast path; trainable ones the generic op. */
   #linear(x: Tensor, l: LinearParams): Tensor {
     if (l.w.requiresGrad || l.b?.requiresGrad) return linear(x, l.w, l.b ?? undefined);
-    const y = noGrad(() => matmul(x, l.wT));
-    const out = record(y, `linear(${l.name})`, [x], (g) => [matmul(g, l.w)]);
+    const { half, wT } = l;
+    const out = half
+      ? record(matmulHalf(x, half.fwd), `linear(${l.name})`, [x], (g) => [matmulHalf(g, half.bwd)])
+      : record(noGrad(() => matmul(x, wT!)), `linear(${l.name})`, [x], (g) => [matmul(g, l.w)]);
     return l.b ? add(out, l.b) : out;
   }
 

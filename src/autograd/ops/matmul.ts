@@ -146,6 +146,75 @@ function reduceTo(t: Tensor, shape: Shape): Tensor {
   return r;
 }
 
+// ---- Frozen weights as f16 pairs ------------------------------------------------------------
+// OpenAI's CLIP checkpoints were released in fp16, so their f32 copies (HF's included) hold
+// values that f16 represents exactly. Stored as f16 pairs such a matrix is read with half the
+// loads and gives the same product bit for bit; that is only done where every value is exact.
+
+/** B of a product, [K, N] as f16 pairs: `bits` holds K rows of N/2 words (i32 storage). */
+export interface HalfMatrix {
+  readonly bits: Tensor;
+  readonly K: number;
+  readonly N: number;
+}
+
+/** True when every value is an f16 value (finite, exactly representable; -0 counts). */
+export function halfExact(data: Float32Array): boolean {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Math.f16round(v) !== v) return false; // NaN fails too
+  }
+  return true;
+}
+
+/**
+ * Packs a host matrix `data` [rows, cols] (or its transpose, with `transpose`) as the B of
+ * `matmulHalf`. Refuses values f16 does not hold exactly, and N (cols, or rows when
+ * transposed) that is not a multiple of 8 or K that is not a multiple of 4.
+ */
+export function packHalf(
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  transpose = false,
+): HalfMatrix {
+  if (data.length !== rows * cols) {
+    throw new Error(`packHalf: ${data.length} values do not make a [${rows}, ${cols}] matrix`);
+  }
+  const [K, N] = transpose ? [cols, rows] : [rows, cols];
+  if (N % 8 !== 0 || K % 4 !== 0) {
+    throw new Error(`packHalf: B [${K}, ${N}] needs K % 4 == 0 and N % 8 == 0`);
+  }
+  if (!halfExact(data)) throw new Error("packHalf: values that f16 does not hold exactly");
+  const half = new Float16Array(K * N);
+  if (transpose) {
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) half[k * N + n] = data[n * cols + k];
+  } else half.set(data);
+  const words = new Int32Array(half.buffer);
+  return { bits: Tensor.from(words, [K, N / 2], { dtype: "i32" }), K, N };
+}
+
+/** a · B for a [..., M, K] and a packed B (no tape: callers that need one record it). */
+export function matmulHalf(a: Tensor, b: HalfMatrix): Tensor {
+  assertF32("matmulHalf", a);
+  const K = a.shape[a.rank - 1];
+  if (a.rank < 1 || K !== b.K) {
+    throw new Error(`matmulHalf: inner sizes differ: ${shapeStr(a.shape)} · [${b.K}, ${b.N}]`);
+  }
+  const M = a.size / Math.max(K, 1), N = b.N;
+  const out = Tensor.empty([...a.shape.slice(0, -1), N]);
+  if (M * N === 0) return out;
+  const tile = chooseTile(M, N);
+  if (tile.TN % 8 !== 0) throw new Error(`matmulHalf: tile ${tile.TM}x${tile.TN} is not 8-wide`);
+  launch(
+    kernel(`tiled_halfB_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile, true)),
+    [a, b.bits, out],
+    tiledGrid(tile, M, N, 1),
+    (u) => u.u32(M, K, N, 0, 0, 0),
+  );
+  return out;
+}
+
 /** x · wᵀ + bias with w in PyTorch's [out, in] layout (nn.Linear). */
 export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   const y = matmul(x, w, { transB: true });

@@ -29,9 +29,17 @@ export interface TileShape {
 
 const TILED_U = uniforms("M: u32", "K: u32", "N: u32", "sa: u32", "sb: u32", "sc: u32");
 
-/** The register-tiled kernel for K % 4 == 0 and N % 4 == 0 (uniforms: sa, sb, sc in vec4s). */
-export function tiledMatmul({ TM, TN, WG }: TileShape): Kernel {
-  if (TN % 4 !== 0) throw new Error("tiledMatmul: TN must be a multiple of 4");
+/**
+ * The register-tiled kernel for K % 4 == 0 and N % 4 == 0 (uniforms: sa, sb, sc in vec4s).
+ * `halfB`: B holds f16 pairs (`array<vec4u>`, 8 values per element, row-major [K, N/8]; needs
+ * N % 8 == 0 and TN % 8 == 0). One load then brings 8 columns instead of 4, so a k-step of the
+ * 26 × 24 tile loads 26 + 12 elements instead of 26 + 24: the loads, not the FMAs, bound the
+ * speed here. `unpack2x16float` is core WGSL (no shader-f16 feature needed).
+ */
+export function tiledMatmul({ TM, TN, WG }: TileShape, halfB = false): Kernel {
+  if (TN % (halfB ? 8 : 4) !== 0) {
+    throw new Error(`tiledMatmul: TN must be a multiple of ${halfB ? 8 : 4}`);
+  }
   const TN4 = TN / 4;
   const setup: string[] = [];
   const decl: string[] = [];
@@ -45,12 +53,26 @@ export function tiledMatmul({ TM, TN, WG }: TileShape): Kernel {
     loads.push(`let a${i} = A[ar${i} + k4];`);
     for (let j = 0; j < TN4; j++) decl.push(`var c${i}_${j} = vec4f(0.0);`);
   }
-  for (let j = 0; j < TN4; j++) setup.push(`let bc${j} = bo + min(cb + ${j}u, n4 - 1u);`);
-  // B rows k..k+3 start at br, br + n4, br + 2·n4, br + 3·n4 (br advances by 4·n4 per step).
+  // B's row stride in elements: vec4f (4 columns) or, for halfB, vec4u (8 columns).
+  const [bw, bn] = halfB ? [TN4 / 2, "n8"] : [TN4, "n4"];
+  if (halfB) setup.push("let n8 = u.N / 8u; let cb8 = cb / 2u;");
+  for (let j = 0; j < bw; j++) {
+    setup.push(`let bc${j} = bo + min(${halfB ? "cb8" : "cb"} + ${j}u, ${bn} - 1u);`);
+  }
+  // B rows k..k+3 start at br, br + bn, br + 2·bn, br + 3·bn (br advances by 4·bn per step).
   for (let kk = 0; kk < 4; kk++) {
     const row = kk === 0 ? "br" : `br${kk}`;
-    if (kk > 0) loads.push(`let ${row} = br + ${kk === 1 ? "n4" : `${kk}u * n4`};`);
-    for (let j = 0; j < TN4; j++) loads.push(`let b${kk}_${j} = B[${row} + bc${j}];`);
+    if (kk > 0) loads.push(`let ${row} = br + ${kk === 1 ? bn : `${kk}u * ${bn}`};`);
+    for (let j = 0; j < bw; j++) {
+      if (!halfB) {
+        loads.push(`let b${kk}_${j} = B[${row} + bc${j}];`);
+        continue;
+      }
+      const h = `h${kk}_${j}`, up = (c: string) => `unpack2x16float(${h}.${c})`;
+      loads.push(`let ${h} = B[${row} + bc${j}];`);
+      loads.push(`let b${kk}_${2 * j} = vec4f(${up("x")}, ${up("y")});`);
+      loads.push(`let b${kk}_${2 * j + 1} = vec4f(${up("z")}, ${up("w")});`);
+    }
   }
   const comp = ["x", "y", "z", "w"];
   for (let i = 0; i < TM; i++) {
@@ -68,10 +90,10 @@ export function tiledMatmul({ TM, TN, WG }: TileShape): Kernel {
     stores.push(`if (m0 + ${i}u < u.M) { let cr = co + (m0 + ${i}u) * n4 + cb; ${st.join(" ")} }`);
   }
   return {
-    name: `matmul.tiled_${TM}x${TN}_wg${WG}`,
+    name: `matmul.tiled${halfB ? "_halfB" : ""}_${TM}x${TN}_wg${WG}`,
     bindings: ["read", "read", "rw"],
     code: `${TILED_U}
-${storage(["A", "vec4f", "read"], ["B", "vec4f", "read"], ["C", "vec4f", "rw"])}
+${storage(["A", "vec4f", "read"], ["B", halfB ? "vec4u" : "vec4f", "read"], ["C", "vec4f", "rw"])}
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let n4 = u.N / 4u; let k4n = u.K / 4u;
@@ -89,7 +111,7 @@ fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: v
   for (var k4 = 0u; k4 < k4n; k4++) {
     ${loads.join("\n    ")}
     ${fmas.join("\n    ")}
-    br += 4u * n4;
+    br += 4u * ${bn};
   }
   ${stores.join("\n  ")}
 }`,
