@@ -101,7 +101,7 @@ await runWithGpu(async () => {
     epochs: positiveInt("epochs", values.epochs, DEMO_TUNE.epochs!),
     views: positiveInt("views", values.views, DEMO_TUNE.views!),
   };
-  const finetuneEpochs = positiveInt("finetune-epochs", values["finetune-epochs"], tune.epochs);
+  const finetuneEpochs = positiveInt("finetune-epochs", values["finetune-epochs"], 30);
   const resultsPath = join(values.out!, "results.json");
   let rows: ResultRow[] = [];
   try {
@@ -166,11 +166,11 @@ await runWithGpu(async () => {
             asr: asrs,
             seconds,
             settings: defence === "cbpt"
-              ? { ...stage, epochs: tune.epochs, views: tune.views }
+              ? { ...stage, ...tune }
               : defence === "coop"
-              ? { epochs: tune.epochs, views: tune.views }
+              ? { ...tune, lambdaBd: 0, lambda3: 0, third: "none" }
               : defence === "finetune"
-              ? { epochs: finetuneEpochs }
+              ? { epochs: finetuneEpochs, batch: 32 }
               : {},
           };
           console.log(JSON.stringify(row));

@@ -26,7 +26,7 @@ stage 1: --trigger additive|mask  --epsilon 16/255  --trigger-steps 500
          --known-trigger: skip stage 1, tune against the attack's own trigger (the oracle
          bound; attacks whose trigger is a fixed per-pixel blend: blended, sig, trojvqa, badclip)
 stage 2: --n-ctx 16  --ctx-init random|"a photo of a"  --third anchor|margin|kl|none
-         --lambda-bd 1  --lambda-3 8  --margin 0.1  --lr 0.002  --momentum 0.9
+         --lambda-bd 1  --lambda-3 8  --margin 0.1  --optimizer sgd|adam  --lr 0.002  --momentum 0.9
          --weight-decay 5e-4  --batch 32  --epochs 50  --warmup-epochs 1  --views 4`;
 
 const str = { type: "string" } as const;
@@ -63,6 +63,7 @@ const { values, positionals } = parseArgs({
     margin: str,
     lr: str,
     momentum: str,
+    optimizer: str,
     "weight-decay": str,
     batch: str,
     epochs: str,
@@ -138,6 +139,7 @@ function stageSettings(
       lambdaBd: num("lambda-bd", v["lambda-bd"], S.lambdaBd),
       lambda3: num("lambda-3", v["lambda-3"], S.lambda3),
       margin: num("margin", v.margin, S.margin),
+      optimizer: oneOf<"sgd" | "adam">("optimizer", v.optimizer, ["sgd", "adam"], S.optimizer),
       lr: num("lr", v.lr, S.lr),
       momentum: num("momentum", v.momentum, S.momentum),
       weightDecay: num("weight-decay", v["weight-decay"], S.weightDecay),

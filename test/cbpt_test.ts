@@ -21,6 +21,7 @@ import { TUNE_DEFAULTS, tunePrompts } from "../src/cbpt/tune.ts";
 import { initialContext, promptTokens } from "../src/cbpt/prompts.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
 import { runCbpt } from "../src/cbpt/run.ts";
+import { DEMO_TUNE } from "../src/cbpt/demo.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { rng } from "./helpers.ts";
@@ -30,6 +31,7 @@ import {
   plantedPatch,
   plantedTrigger,
   TOY_CLASSES,
+  TOY_PATCH_RECIPE,
   TOY_RECIPE,
   TOY_SIZE,
   TOY_TARGET,
@@ -177,40 +179,90 @@ Deno.test("toy patch backdoor: the mask trigger finds the target and sits on the
   clip.dispose();
 });
 
-Deno.test("stage 2: an interrupted run resumed from its checkpoint gives the same prompts", async () => {
-  const { clip, tokenizer } = await toyBackdooredClip();
-  const train = toyImages(8, 5);
-  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
-  const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
-  const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
-  const trigger = {
-    kind: "additive" as const,
-    size: 16,
-    epsilon: 0.1,
-    delta: new Float32Array(3 * 256).fill(0.05),
-  };
-  const s = { ...TUNE_DEFAULTS, epochs: 4, views: 2, batch: 8, lr: 0.05 };
-  const dir = await Deno.makeTempDir();
-  const run = (ck: string, stop?: number, resume = false) =>
-    tunePrompts(clip, tokens, text0, init, train.set, train.labels, trigger, 0, s, 7, {
-      checkpoint: `${dir}/${ck}`,
-      resume,
-      stopAfterEpochs: stop,
-    });
-  const full = await run("a.safetensors");
-  const part = await run("b.safetensors", 2);
-  assert.equal(part.epochs.length, 2);
-  const resumed = await run("b.safetensors", undefined, true);
-  assert.equal(resumed.resumedFrom, 2);
-  assert.deepEqual(resumed.epochs.map((e) => e.total), full.epochs.map((e) => e.total));
-  let maxDiff = 0;
-  for (let i = 0; i < full.ctx.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(full.ctx[i] - resumed.ctx[i]));
-  }
-  assert.equal(maxDiff, 0, `resumed prompts differ by ${maxDiff}`);
-  text0.dispose();
-  await Deno.remove(dir, { recursive: true });
+Deno.test("toy patch backdoor: stage 2 drives ASR from > 90 % to < 10 %, CA drops < 5 points", async () => {
+  // Stage 2 alone, against the planted patch (stage 1 has its own tests): the small-model recipe
+  // (Adam on full batches, demo.ts) with λ_bd 0.3 and no third loss. Measured: CA 99.3 → 96.0 %,
+  // ASR 100 → 4 %. SGD (lr 0.05, 20 epochs of 16, 4 context vectors) left ASR at 57–61 % here.
+  const { clip, tokenizer } = await trainToyClip(TOY_PATCH_RECIPE);
+  const out = await Deno.makeTempDir();
+  const { report, classifier } = await runCbpt({
+    clip,
+    tokenizer,
+    classNames: TOY_CLASSES,
+    train: toyImages(16, 5),
+    test: toyImages(50, 77),
+    attack: { name: "planted patch", target: TOY_TARGET, apply: addPatch },
+    trigger: TRIGGER_DEFAULTS,
+    tune: { ...TUNE_DEFAULTS, ...DEMO_TUNE, lambdaBd: 0.3, third: "none" },
+    nCtx: 16,
+    ctxInit: "random",
+    seed: 1,
+    outDir: out,
+    knownTrigger: { trigger: plantedPatch(), target: TOY_TARGET },
+    progress: () => {},
+  });
+  const pct = (x: number) => (100 * x).toFixed(1);
+  console.log(
+    `  CA ${pct(report.ca_before!)} → ${pct(report.ca_after!)} %, ` +
+      `ASR ${pct(report.asr_before!)} → ${pct(report.asr_after!)} %`,
+  );
+  assert.ok(report.asr_before! > 0.9, `the toy's backdoor works: ASR ${report.asr_before}`);
+  assert.ok(report.asr_after! < 0.1, `ASR after stage 2: ${report.asr_after}`);
+  assert.ok(
+    report.ca_before! - report.ca_after! < 0.05,
+    `CA ${report.ca_before} → ${report.ca_after}`,
+  );
+  classifier.dispose();
+  clip.dispose();
+  await Deno.remove(out, { recursive: true });
 });
+
+for (const optimizer of ["sgd", "adam"] as const) {
+  Deno.test(`stage 2 (${optimizer}): an interrupted run resumed from its checkpoint gives the same prompts`, async () => {
+    const { clip, tokenizer } = await toyBackdooredClip();
+    const train = toyImages(8, 5);
+    const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+    const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
+    const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
+    const trigger = {
+      kind: "additive" as const,
+      size: 16,
+      epsilon: 0.1,
+      delta: new Float32Array(3 * 256).fill(0.05),
+    };
+    const lr = optimizer === "adam" ? 0.01 : 0.05;
+    const s = { ...TUNE_DEFAULTS, optimizer, epochs: 4, views: 2, batch: 8, lr };
+    const dir = await Deno.makeTempDir();
+    const run = (ck: string, stop?: number, resume = false) =>
+      tunePrompts(clip, tokens, text0, init, train.set, train.labels, trigger, 0, s, 7, {
+        checkpoint: `${dir}/${ck}`,
+        resume,
+        stopAfterEpochs: stop,
+      });
+    const full = await run("a.safetensors");
+    const part = await run("b.safetensors", 2);
+    assert.equal(part.epochs.length, 2);
+    const resumed = await run("b.safetensors", undefined, true);
+    assert.equal(resumed.resumedFrom, 2);
+    assert.deepEqual(resumed.epochs.map((e) => e.total), full.epochs.map((e) => e.total));
+    let maxDiff = 0;
+    for (let i = 0; i < full.ctx.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(full.ctx[i] - resumed.ctx[i]));
+    }
+    assert.equal(maxDiff, 0, `resumed prompts differ by ${maxDiff}`);
+    // A checkpoint of one optimiser does not resume the other.
+    const other = { ...s, optimizer: optimizer === "adam" ? "sgd" as const : "adam" as const };
+    await assert.rejects(
+      tunePrompts(clip, tokens, text0, init, train.set, train.labels, trigger, 0, other, 7, {
+        checkpoint: `${dir}/b.safetensors`,
+        resume: true,
+      }),
+      /checkpoint was made with --optimizer/,
+    );
+    text0.dispose();
+    await Deno.remove(dir, { recursive: true });
+  });
+}
 
 Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures in the log)", async () => {
   const { clip, tokenizer } = await toyBackdooredClip();

@@ -70,7 +70,7 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
       "--out",
       out,
       "--epochs",
-      "15",
+      "200",
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`demo: ${DEMO_FIXTURE} fixture`));
@@ -82,7 +82,8 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
         `(stage 1 ${s.seconds.trigger.toFixed(1)} s, stage 2 ${s.seconds.prompts.toFixed(1)} s)`,
     );
     assert.ok(s.asr_before >= 90, `the fixture's backdoor works: ASR ${s.asr_before} %`);
-    assert.ok(s.asr_after < s.asr_before / 2, `ASR ${s.asr_before} → ${s.asr_after} %`);
+    // Measured with 200 of the demo's 600 epochs: CA 83.8 → 78.8 %, ASR 97.2 → 7.1 %.
+    assert.ok(s.asr_after < 15, `ASR ${s.asr_before} → ${s.asr_after} %`);
     for (const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png"]) {
       assert.ok((await Deno.stat(join(out, f))).size > 0, f);
     }

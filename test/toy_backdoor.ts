@@ -98,6 +98,19 @@ export const TOY_RECIPE: ToyRecipe = {
   layers: 1,
 };
 
+/**
+ * The patch toy of the stage-2 test: poisoned from the start. Its free-head bound (scripts/
+ * head-bound.ts --toy) is CA 92.0 %, ASR 4.0 %: the patch leaves the class in the features, where
+ * the additive toy's sign pattern blurs it (bound ASR 14 %).
+ */
+export const TOY_PATCH_RECIPE: ToyRecipe = {
+  ...TOY_RECIPE,
+  trigger: "patch",
+  cleanSteps: 0,
+  poisonSteps: 300,
+  poison: 0.25,
+};
+
 /** Side of the patch trigger: one 4-px ViT patch of the toy. */
 export const TOY_PATCH = 4;
 

@@ -7,7 +7,7 @@
 // resumed run gives the same prompts as an uninterrupted one.
 
 import { add, concat, gatherRows, mul } from "../autograd/ops/index.ts";
-import { cosineSchedule, SGD } from "../autograd/optim.ts";
+import { Adam, cosineSchedule, SGD } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import { rt } from "../gpu/runtime.ts";
@@ -33,6 +33,8 @@ export interface TuneSettings {
   third: ThirdLoss;
   /** Margin of the "margin" loss, in cosine units. */
   margin: number;
+  /** CoOp's SGD with momentum, or Adam (β 0.9, 0.999; `momentum` unused). */
+  optimizer: "sgd" | "adam";
   lr: number;
   momentum: number;
   weightDecay: number;
@@ -49,6 +51,7 @@ export const TUNE_DEFAULTS: TuneSettings = {
   lambda3: 8,
   third: "anchor",
   margin: 0.1,
+  optimizer: "sgd",
   lr: 0.002,
   momentum: 0.9,
   weightDecay: 5e-4,
@@ -138,15 +141,13 @@ export async function tunePrompts(
   const t0 = performance.now();
   const C = tokens.shape[0], M = tokens.nCtx, Wt = clip.config.transformerWidth;
   const ck = io.resume && io.checkpoint
-    ? await loadCheckpoint(io.checkpoint, [C, M, Wt], clip.fingerprint)
+    ? await loadCheckpoint(io.checkpoint, [C, M, Wt], clip.fingerprint, s.optimizer)
     : null;
   const param = Tensor.from(ck ? ck.ctx : initCtx, [C, M, Wt], { requiresGrad: true });
-  const optimizer = new SGD([param], {
-    lr: s.lr,
-    momentum: s.momentum,
-    weightDecay: s.weightDecay,
-  });
-  if (ck?.momentum) optimizer.restoreState(param, [ck.momentum], ck.steps);
+  const optimizer = s.optimizer === "adam"
+    ? new Adam([param], { lr: s.lr, weightDecay: s.weightDecay })
+    : new SGD([param], { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });
+  if (ck?.state.length) optimizer.restoreState(param, ck.state, ck.steps);
   const done = ck?.epoch ?? 0;
   const history: EpochLosses[] = ck?.epochs ?? [];
   const feats = await cacheFeatures(clip, set, trigger, s.views, seed, io.progress);
@@ -216,7 +217,15 @@ export async function tunePrompts(
       total: sums.total / k,
     });
     if (io.checkpoint) {
-      await saveCheckpoint(io.checkpoint, param, optimizer, epoch, history, clip.fingerprint);
+      await saveCheckpoint(
+        io.checkpoint,
+        param,
+        optimizer,
+        s.optimizer,
+        epoch,
+        history,
+        clip.fingerprint,
+      );
     }
   }
   const [ctxOut] = await readTensors([param]);
@@ -234,7 +243,8 @@ export async function tunePrompts(
 
 interface Checkpoint {
   ctx: Float32Array;
-  momentum: Float32Array | null;
+  /** The optimiser's state arrays (SGD: momentum; Adam: first and second moments). */
+  state: Float32Array[];
   steps: number;
   epoch: number;
   epochs: EpochLosses[];
@@ -243,18 +253,20 @@ interface Checkpoint {
 async function saveCheckpoint(
   path: string,
   ctx: Tensor,
-  opt: SGD,
+  opt: SGD | Adam,
+  kind: TuneSettings["optimizer"],
   epoch: number,
   epochs: EpochLosses[],
   fingerprint: string,
 ): Promise<void> {
   const st = opt.stateOf(ctx);
-  const [c, m] = await readTensors(st ? [ctx, st.tensors[0]] : [ctx]);
+  const [c, ...state] = await readTensors([ctx, ...(st?.tensors ?? [])]);
   const specs: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {
     ctx: { dtype: "F32", shape: [...ctx.shape], data: c },
   };
-  if (m) specs.momentum = { dtype: "F32", shape: [...ctx.shape], data: m };
+  state.forEach((data, i) => specs[`state${i}`] = { dtype: "F32", shape: [...ctx.shape], data });
   await writeSafetensors(path, specs, {
+    optimizer: kind,
     epoch: String(epoch),
     steps: String(st?.steps ?? 0),
     epochs: JSON.stringify(epochs),
@@ -266,6 +278,7 @@ async function loadCheckpoint(
   path: string,
   shape: number[],
   fingerprint: string,
+  kind: TuneSettings["optimizer"],
 ): Promise<Checkpoint | null> {
   try {
     await Deno.stat(path);
@@ -283,10 +296,26 @@ async function loadCheckpoint(
   if (!c || c.shape.join() !== shape.join()) {
     throw new Error(`${path}: ctx is [${c?.shape}], expected [${shape}]`);
   }
-  const m = st.tensors.get("momentum");
+  // Checkpoints before the optimiser choice hold SGD's momentum under its own name.
+  const saved = meta.optimizer ?? "sgd";
+  if (saved !== kind) {
+    throw new Error(
+      `${path}: checkpoint was made with --optimizer ${saved}, this run uses ${kind}`,
+    );
+  }
+  const state: Float32Array[] = [];
+  const old = st.tensors.get("momentum");
+  if (old) state.push(toFloat32(old));
+  for (let i = 0; st.tensors.has(`state${i}`); i++) {
+    const t = st.tensors.get(`state${i}`)!;
+    if (t.shape.join() !== shape.join()) {
+      throw new Error(`${path}: state${i} is [${t.shape}], expected [${shape}]`);
+    }
+    state.push(toFloat32(t));
+  }
   return {
     ctx: toFloat32(c),
-    momentum: m ? toFloat32(m) : null,
+    state,
     steps: Number(meta.steps ?? 0),
     epoch: Number(meta.epoch),
     epochs: JSON.parse(meta.epochs ?? "[]"),

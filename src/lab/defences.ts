@@ -50,8 +50,10 @@ export interface DefenceInput {
   progress?: Progress;
   /** The model's folder: fine-tuning trains a fresh copy of it, leaving `clip` as it was. */
   modelDir: string;
-  /** Fine-tuning's epochs over the few-shot set (default tune.epochs). */
+  /** Fine-tuning's epochs over the few-shot set (default 30). */
   finetuneEpochs?: number;
+  /** Fine-tuning's batch (default 32): its own recipe, not prompt tuning's full batches. */
+  finetuneBatch?: number;
   /** Fine-tuning's AdamW learning rate (default 1e-4). */
   finetuneLr?: number;
 }
@@ -164,7 +166,7 @@ async function coop(o: DefenceInput): Promise<{ ca: number; asr: number }> {
 /**
  * Fine-tunes every image-tower weight of a fresh copy of the model (AdamW, warm-up + cosine,
  * CoOp's augmentation) on the few-shot set against the frozen zero-shot head, for
- * `finetuneEpochs` (default `tune.epochs`) epochs of `tune.batch`.
+ * `finetuneEpochs` (default 30) epochs of `finetuneBatch` (default 32).
  */
 async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
   const clip = await loadClip(o.modelDir);
@@ -175,8 +177,8 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
   clip.setTrainable(names);
   const params = names.map((n) => clip.param(n));
   const N = o.train.set.n, R = o.train.set.size, m = 3 * R * R;
-  const B = Math.min(o.tune.batch, N), perEpoch = Math.ceil(N / B);
-  const epochs = o.finetuneEpochs ?? o.tune.epochs;
+  const B = Math.min(o.finetuneBatch ?? 32, N), perEpoch = Math.ceil(N / B);
+  const epochs = o.finetuneEpochs ?? 30;
   const total = epochs * perEpoch, lr = o.finetuneLr ?? 1e-4;
   const opt = new AdamW(params, { lr, weightDecay: 0.1, betas: [0.9, 0.98], eps: 1e-6 });
   const schedule = cosineSchedule({ baseLr: lr, totalSteps: total, warmupSteps: perEpoch });

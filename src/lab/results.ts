@@ -15,7 +15,7 @@ export interface ResultRow {
   asr: number[];
   /** All seeds together. */
   seconds: number;
-  settings: Record<string, number>;
+  settings: Record<string, number | string>;
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
