@@ -3,7 +3,13 @@
 // model's use of it (same features and gradients with and without; dropped once trainable).
 
 import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
-import { halfExact, matmul, matmulHalf, packHalf } from "../src/autograd/ops/matmul.ts";
+import {
+  halfExact,
+  matmul,
+  matmulHalf,
+  packHalf,
+  packLinearHalf,
+} from "../src/autograd/ops/matmul.ts";
 import { record } from "../src/autograd/tensor.ts";
 import { Clip } from "../src/clip/model.ts";
 import { type ClipWeights, loadClipWeights } from "../src/clip/checkpoint.ts";
@@ -99,6 +105,25 @@ Deno.test("halfExact and packHalf refuse what f16 does not hold and shapes the k
   const p = packHalf(new Float32Array(4 * 8), 4, 8);
   expectThrow(() => matmulHalf(Tensor.from(new Float32Array(6), [2, 3]), p), /inner sizes differ/);
   p.bits.dispose();
+});
+
+Deno.test("packLinearHalf: W's two layouts as packHalf makes them; null when a value is inexact", async () => {
+  const w = halfValues(21, 16 * 24);
+  const both = packLinearHalf(w, 16, 24)!;
+  const fwd = packHalf(w, 16, 24, true), bwd = packHalf(w, 16, 24);
+  const got = await Promise.all([both.fwd, both.bwd, fwd, bwd].map((h) => h.bits.toInt32Array()));
+  if (both.fwd.K !== 24 || both.fwd.N !== 16 || both.bwd.K !== 16 || both.bwd.N !== 24) {
+    throw new Error("packLinearHalf: wrong shapes");
+  }
+  for (const [a, b, what] of [[got[0], got[2], "Wᵀ"], [got[1], got[3], "W"]] as const) {
+    if (a.some((v, i) => v !== b[i])) {
+      throw new Error(`packLinearHalf: ${what} differs from packHalf's`);
+    }
+  }
+  const inexact = w.slice();
+  inexact[100] = 0.1;
+  if (packLinearHalf(inexact, 16, 24) !== null) throw new Error("an inexact weight was packed");
+  [both.fwd, both.bwd, fwd, bwd].forEach((h) => h.bits.dispose());
 });
 
 // ---- the CLIP model ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import {
   transpose,
 } from "../autograd/ops/index.ts";
 import { ConvWeightCache } from "../autograd/ops/conv.ts";
-import { halfExact, type HalfMatrix, matmulHalf, packHalf } from "../autograd/ops/matmul.ts";
+import { type HalfMatrix, matmulHalf, packLinearHalf } from "../autograd/ops/matmul.ts";
 import { noGrad, record, Tensor } from "../autograd/tensor.ts";
 import { resnetBlocks } from "./config.ts";
 import { encodeImageResNet } from "./resnet.ts";
@@ -121,9 +121,11 @@ export class Clip {
     for (const [name, t] of w.tensors) {
       const p = Tensor.from(t.data, t.shape).keep();
       clip.params.set(name, p);
-      if (opts.halfWeights !== false && isLinearWeight(name, t.shape) && halfExact(t.data)) {
-        const [out, inp] = t.shape;
-        const fwd = packHalf(t.data, out, inp, true), bwd = packHalf(t.data, out, inp);
+      const packed = opts.halfWeights !== false && isLinearWeight(name, t.shape)
+        ? packLinearHalf(t.data, t.shape[0], t.shape[1])
+        : null;
+      if (packed) {
+        const { fwd, bwd } = packed;
         clip.#halves.set(p, {
           fwd: { ...fwd, bits: fwd.bits.keep() },
           bwd: { ...bwd, bits: bwd.bits.keep() },

@@ -186,12 +186,40 @@ export function packHalf(
     throw new Error(`packHalf: B [${K}, ${N}] needs K % 4 == 0 and N % 8 == 0`);
   }
   if (!halfExact(data)) throw new Error("packHalf: values that f16 does not hold exactly");
-  const half = new Float16Array(K * N);
+  // Convert once (natively), then move 16-bit words: cheaper than converting while transposing.
+  const bits = new Uint16Array(new Float16Array(data).buffer);
+  let out = bits;
   if (transpose) {
-    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) half[k * N + n] = data[n * cols + k];
-  } else half.set(data);
-  const words = new Int32Array(half.buffer);
+    out = new Uint16Array(K * N);
+    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) out[k * N + n] = bits[n * cols + k];
+  }
+  const words = new Int32Array(out.buffer);
   return { bits: Tensor.from(words, [K, N / 2], { dtype: "i32" }), K, N };
+}
+
+/**
+ * Both layouts of a frozen nn.Linear weight W [out, in] as f16 pairs: `fwd` = Wᵀ for x·Wᵀ and
+ * `bwd` = W for the input gradient g·W; null when some value is not an f16 value. One native
+ * conversion serves the check and both layouts (the weights of a large CLIP are ~10⁸ values).
+ */
+export function packLinearHalf(
+  data: Float32Array,
+  out: number,
+  inp: number,
+): { fwd: HalfMatrix; bwd: HalfMatrix } | null {
+  if (data.length !== out * inp || out % 8 !== 0 || inp % 8 !== 0) {
+    throw new Error(`packLinearHalf: W [${out}, ${inp}] needs ${out * inp} values, out and in % 8`);
+  }
+  const half = new Float16Array(data);
+  for (let i = 0; i < data.length; i++) if (half[i] !== data[i]) return null;
+  const bits = new Uint16Array(half.buffer), t = new Uint16Array(out * inp);
+  for (let k = 0; k < inp; k++) for (let n = 0; n < out; n++) t[k * out + n] = bits[n * inp + k];
+  const upload = (words: Uint16Array, K: number, N: number): HalfMatrix => ({
+    bits: Tensor.from(new Int32Array(words.buffer), [K, N / 2], { dtype: "i32" }),
+    K,
+    N,
+  });
+  return { fwd: upload(t, inp, out), bwd: upload(bits, out, inp) };
 }
 
 /** a · B for a [..., M, K] and a packed B (no tape: callers that need one record it). */
