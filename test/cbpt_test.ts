@@ -2,7 +2,8 @@
 // prompt files, and what stage 2 achieves on the toy model (stated, see the issue note).
 
 import assert from "node:assert/strict";
-import { readTensors, Tensor, tidy } from "../mod.ts";
+import { type ClipTokenizer, readTensors, Tensor, tidy } from "../mod.ts";
+import type { Clip } from "../src/clip/model.ts";
 import {
   anchorLoss,
   classificationLoss,
@@ -179,6 +180,20 @@ Deno.test("toy patch backdoor: the mask trigger finds the target and sits on the
   clip.dispose();
 });
 
+/** What the toy CBPT runs share: the toy's classes, its 16-shot and test sets, seed 1. */
+function toyCbpt(clip: Clip, tokenizer: ClipTokenizer, outDir: string) {
+  const sets = { train: toyImages(16, 5), test: toyImages(50, 77) };
+  return {
+    clip,
+    tokenizer,
+    classNames: TOY_CLASSES,
+    ...sets,
+    ctxInit: "random" as const,
+    seed: 1,
+    outDir,
+  };
+}
+
 Deno.test("toy patch backdoor: stage 2 drives ASR from > 90 % to < 10 %, CA drops < 5 points", async () => {
   // Stage 2 alone, against the planted patch (stage 1 has its own tests): the small-model recipe
   // (Adam on full batches, demo.ts) with λ_bd 0.3 and no third loss. Measured: CA 99.3 → 96.0 %,
@@ -186,18 +201,11 @@ Deno.test("toy patch backdoor: stage 2 drives ASR from > 90 % to < 10 %, CA drop
   const { clip, tokenizer } = await trainToyClip(TOY_PATCH_RECIPE);
   const out = await Deno.makeTempDir();
   const { report, classifier } = await runCbpt({
-    clip,
-    tokenizer,
-    classNames: TOY_CLASSES,
-    train: toyImages(16, 5),
-    test: toyImages(50, 77),
+    ...toyCbpt(clip, tokenizer, out),
     attack: { name: "planted patch", target: TOY_TARGET, apply: addPatch },
     trigger: TRIGGER_DEFAULTS,
     tune: { ...TUNE_DEFAULTS, ...DEMO_TUNE, lambdaBd: 0.3, third: "none" },
     nCtx: 16,
-    ctxInit: "random",
-    seed: 1,
-    outDir: out,
     knownTrigger: { trigger: plantedPatch(), target: TOY_TARGET },
     progress: () => {},
   });
@@ -268,11 +276,7 @@ Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures i
   const { clip, tokenizer } = await toyBackdooredClip();
   const out = await Deno.makeTempDir();
   const { report, classifier } = await runCbpt({
-    clip,
-    tokenizer,
-    classNames: TOY_CLASSES,
-    train: toyImages(16, 5),
-    test: toyImages(50, 77),
+    ...toyCbpt(clip, tokenizer, out),
     attack: { name: "planted", target: TOY_TARGET, apply: (s) => addTrigger(s) },
     trigger: { ...TRIGGER_DEFAULTS, epsilon: TRIGGER_AMPLITUDE, steps: 60, batch: 48 },
     tune: {
@@ -285,9 +289,6 @@ Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures i
       lambda3: 4,
     },
     nCtx: 4,
-    ctxInit: "random",
-    seed: 1,
-    outDir: out,
   });
   console.log(
     `  CA ${report.ca_before} → ${report.ca_after}, ASR ${report.asr_before} → ${report.asr_after}`,
