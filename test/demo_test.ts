@@ -82,7 +82,7 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
         `(stage 1 ${s.seconds.trigger.toFixed(1)} s, stage 2 ${s.seconds.prompts.toFixed(1)} s)`,
     );
     assert.ok(s.asr_before >= 90, `the fixture's backdoor works: ASR ${s.asr_before} %`);
-    // Measured with 200 of the demo's 600 epochs: CA 83.8 → 78.8 %, ASR 97.2 → 7.1 %.
+    // Measured with 200 of the demo's 600 epochs: CA 86.3 → 78.0 %, ASR 99.0 → 0.7 % (BadNet).
     assert.ok(s.asr_after < 15, `ASR ${s.asr_before} → ${s.asr_after} %`);
     for (const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png"]) {
       assert.ok((await Deno.stat(join(out, f))).size > 0, f);
@@ -153,11 +153,11 @@ Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
   }
 });
 
-Deno.test("head-bound.ts: the free-head bound of the demo fixture (JSON line)", async () => {
-  const r = await run(["scripts/head-bound.ts", "--fixture", DEMO_FIXTURE, "--json"]);
+Deno.test("head-bound.ts: the free-head bound of the Blended fixture (JSON line)", async () => {
+  const r = await run(["scripts/head-bound.ts", "--fixture", "blended", "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const row = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-  assert.equal(row.fixture, DEMO_FIXTURE);
+  assert.equal(row.fixture, "blended");
   for (const k of ["ca", "asr", "triggered_acc"]) {
     assert.ok(row[k] >= 0 && row[k] <= 1, `${k} = ${row[k]}`);
   }
@@ -173,6 +173,8 @@ Deno.test("purify.ts --known-trigger: stage 2 against the fixture's own trigger"
   const r = await run([
     "scripts/purify.ts",
     "--known-trigger",
+    "--fixture",
+    "blended",
     "--epochs",
     "2",
     "--views",

@@ -83,11 +83,8 @@ export interface LoadedFixture {
   record: BackdoorRecord;
 }
 
-/**
- * The demo's fixture. BadNet's 16/224-of-the-side square is 2 px at 32 px, and poisoning did not
- * plant it in the lab's small CLIP (fixtures/README.md); Blended's backdoor took (ASR 97 %).
- */
-export const DEMO_FIXTURE = "blended";
+/** The demo's fixture: BadNet (an 8-px noise square, redrawn per image; ASR 99 %). */
+export const DEMO_FIXTURE = "badnet";
 
 /** A lab fixture (default DEMO_FIXTURE) with its few-shot and test sets and its attack. */
 export async function loadFixture(
