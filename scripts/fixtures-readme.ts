@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { writeAtomic } from "../src/cbpt/images.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
+import { markdownTable } from "../src/lab/results.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { fixtures: { type: "string" } } });
 const dir = values.fixtures ?? "fixtures";
@@ -20,25 +21,52 @@ const log = JSON.parse(await Deno.readTextFile(join(dir, "clean", "train-log.jso
 const few = await loadFixtureSet(join(dir, "data", "fewshot.safetensors"));
 const test = await loadFixtureSet(join(dir, "data", "test.safetensors"));
 
-const rows: string[] = [];
+const rows: string[][] = [];
 for (const name of ATTACK_NAMES) {
   let rec;
   try {
     rec = JSON.parse(await Deno.readTextFile(join(dir, name, "backdoor.json")));
   } catch {
-    rows.push(`| ${name} | (not made) | | | | | | |`);
+    rows.push([name, "(not made)"]);
     continue;
   }
-  rows.push(
-    `| ${name} | \`${rec.command}\` | ${rec.attackSeed} | ${rec.rate} × ${rec.batch}, ` +
-      `${rec.steps} steps | ${pct(rec.backdoored.ca)} | ${pct(rec.backdoored.asr)} | ` +
-      `${mins(rec.totalSeconds)} | ${
-        rec.backdoored.asr >= 0.9 && rec.backdoored.ca >= log.zeroShot.fixtureTestAccuracy - 0.03
-          ? "yes"
-          : "**no**"
-      } |`,
-  );
+  const planted = rec.backdoored.asr >= 0.9 &&
+    rec.backdoored.ca >= log.zeroShot.fixtureTestAccuracy - 0.03;
+  rows.push([
+    name,
+    `\`${rec.command}\``,
+    String(rec.attackSeed),
+    `${rec.rate} × ${rec.batch}, ${rec.steps} steps`,
+    pct(rec.backdoored.ca),
+    pct(rec.backdoored.asr),
+    mins(rec.totalSeconds),
+    planted ? "yes" : "**no**",
+  ]);
 }
+const dataTable = markdownTable(["file", "images", "how chosen", "bytes"], [
+  [
+    "`data/fewshot.safetensors`",
+    `${few.n} (train split)`,
+    few.meta.selection,
+    String(await size(join(dir, "data", "fewshot.safetensors"))),
+  ],
+  [
+    "`data/test.safetensors`",
+    `${test.n} (test split)`,
+    test.meta.selection,
+    String(await size(join(dir, "data", "test.safetensors"))),
+  ],
+]);
+const head = [
+  "attack",
+  "command",
+  "attack seed",
+  "poisoned pairs per batch",
+  "CA",
+  "ASR",
+  "time",
+  "planted",
+];
 
 const text = `# The backdoor lab's fixtures
 
@@ -48,14 +76,7 @@ Everything here was made on this project's 2-core machine with Mesa's software a
 
 ## data/: the image sets
 
-| file | images | how chosen | bytes |
-| --- | --- | --- | --- |
-| \`data/fewshot.safetensors\` | ${few.n} (train split) | ${few.meta.selection} | ${await size(
-  join(dir, "data", "fewshot.safetensors"),
-)} |
-| \`data/test.safetensors\` | ${test.n} (test split) | ${test.meta.selection} | ${await size(
-  join(dir, "data", "test.safetensors"),
-)} |
+${dataTable}
 
 uint8 28 × 28 grey images and labels (\`src/lab/fixtures.ts\` loads them as [N, 3, 32, 32] in
 [0, 1]: ${few.meta.resolution}). The splits are disjoint (\`src/lab/fmnist.ts\`).
@@ -82,14 +103,12 @@ attack's settings and seed (evaluation draws the same trigger from it), the loss
 before and after on \`data/test.safetensors\` (ASR: triggered non-target images classified "bag",
 zero-shot). BadCLIP's patch, optimised on the clean model first, is \`badclip/patch.png\`.
 Times are wall-clock on the 2 cores, shared with other jobs while the fixtures were made.
-"planted" is the lab's target: ASR ≥ 90 % with CA within 3 points of the clean model's. A backdoor
-that did not take is kept and shown as such: the small ViT (8-px patches at 32 px) did not learn
-the small local triggers (BadNet's noise square, BadCLIP's 2-px patch) or the faint ones (WaNet's
-warp) within these budgets.
+"planted" is the lab's target: ASR ≥ 90 % with CA within 3 points of the clean model's; a backdoor
+short of it is kept and shown as such. BadNet's square is 8 px (one ViT patch) rather than the
+protocol's 2 px: its noise is redrawn for every image, and at 4 px 200–400 poisoned steps did not
+plant it (docs/attacks.md).
 
-| attack | command | attack seed | poisoned pairs per batch | CA | ASR | time | planted |
-| --- | --- | --- | --- | --- | --- | --- | --- |
-${rows.join("\n")}
+${markdownTable(head, rows)}
 `;
 await writeAtomic(join(dir, "README.md"), text);
 console.log(`wrote ${join(dir, "README.md")}`);

@@ -8,6 +8,7 @@ import { ClipTokenizer, loadClip } from "../mod.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { FMNIST_CLASSES, parseClassFile, toPixels01 } from "../src/lab/fmnist.ts";
 import { accuracy, zeroShotPredict } from "../src/lab/train.ts";
+import { resultsMarkdown } from "../src/lab/results.ts";
 import {
   buildLabTokenizer,
   CAPTION_TEMPLATES,
@@ -168,4 +169,40 @@ Deno.test("pretrain.ts: 3 steps end to end into a temp folder", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("results.md as written is what deno fmt makes of it (aligned table, wrapped prose)", async () => {
+  const row = (attack: string, defence: string, seeds: number, ca: number, asr: number) => ({
+    attack,
+    defence,
+    target: "bag",
+    seeds,
+    ca_mean: ca,
+    ca_std: seeds > 1 ? 0.004 : 0,
+    asr_mean: asr,
+    asr_std: seeds > 1 ? 0.021 : 0,
+    ca: [ca],
+    asr: [asr],
+    seconds: 12.5,
+    settings: {},
+  });
+  const md = resultsMarkdown([
+    row("badnet", "none", 1, 0.863, 0.99),
+    row("badnet", "cbpt", 3, 0.821, 0.021),
+    row("trojvqa", "none", 1, 0.867, 1),
+    row("trojvqa", "coop", 1, 0.853, 0.991),
+  ]);
+  assert.match(md, /\| badnet  \| 86\.3/, "columns are padded");
+  const fmt = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext", "md", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = fmt.stdin.getWriter();
+  await w.write(new TextEncoder().encode(md));
+  await w.close();
+  const { code, stdout, stderr } = await fmt.output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout), md);
 });

@@ -20,16 +20,47 @@ export interface ResultRow {
 
 const pct = (x: number) => (100 * x).toFixed(1);
 
+/** A paragraph wrapped greedily at `width` columns, as `deno fmt` wraps prose (lineWidth 100). */
+export function wrapProse(text: string, width = 100): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && [...line].length + 1 + [...word].length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join("\n");
+}
+
+/**
+ * A Markdown table with its columns padded as `deno fmt` pads them, so that generated pages pass
+ * `deno fmt --check` as written.
+ */
+export function markdownTable(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const len = (s: string) => [...s].length;
+  const widths = head.map((h, c) => Math.max(3, len(h), ...rows.map((r) => len(r[c] ?? ""))));
+  const line = (cells: readonly string[]) =>
+    `| ${
+      widths.map((w, c) => (cells[c] ?? "") + " ".repeat(w - len(cells[c] ?? ""))).join(" | ")
+    } |`;
+  return [line(head), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)]
+    .join("\n");
+}
+
 /** CA and ASR as "mean ± std" percentages, a row per attack, a column pair per defence. */
 export function resultsMarkdown(rows: readonly ResultRow[]): string {
   const attacks = [...new Set(rows.map((r) => r.attack))];
   const defences = [...new Set(rows.map((r) => r.defence))];
   const cell = (a: string, d: string) => rows.find((r) => r.attack === a && r.defence === d);
   const head = ["attack", ...defences.flatMap((d) => [`${d} CA %`, `${d} ASR %`])];
-  const lines = [
-    `| ${head.join(" | ")} |`,
-    `|${head.map(() => " --- ").join("|")}|`,
-    ...attacks.map((a) => {
+  const table = markdownTable(
+    head,
+    attacks.map((a) => {
       const cols = defences.flatMap((d) => {
         const r = cell(a, d);
         if (!r) return ["–", "–"];
@@ -40,9 +71,9 @@ export function resultsMarkdown(rows: readonly ResultRow[]): string {
         }
         return [`${pct(r.ca_mean)} ± ${pct(r.ca_std)}`, `${pct(r.asr_mean)} ± ${pct(r.asr_std)}`];
       });
-      return `| ${a} | ${cols.join(" | ")} |`;
+      return [a, ...cols];
     }),
-  ];
+  );
   const seeds = [...new Set(rows.map((r) => r.seeds))].join(", ");
   const time = defences.map((d) => {
     const rs = rows.filter((r) => r.defence === d);
@@ -52,12 +83,14 @@ export function resultsMarkdown(rows: readonly ResultRow[]): string {
   return [
     "# Backdoor lab: CA and ASR by attack and defence",
     "",
-    "Made by `scripts/evaluate.ts` (the numbers are in results.json). CA: clean accuracy on the",
-    "fixture test set (1000 Fashion-MNIST images); ASR: share of its triggered non-target images",
-    `classified as the attacker's target. Mean ± sample std over seeds (${seeds} per cell, as marked);`,
-    "zero-shot (none) is deterministic and runs once.",
+    wrapProse(
+      "Made by `scripts/evaluate.ts` (the numbers are in results.json). CA: clean accuracy on " +
+        "the fixture test set (1000 Fashion-MNIST images); ASR: share of its triggered " +
+        "non-target images classified as the attacker's target. Mean ± sample std over seeds " +
+        `(${seeds} per cell, as marked); zero-shot (none) is deterministic and runs once.`,
+    ),
     "",
-    ...lines,
+    table,
     "",
     `Mean time per run: ${time.join(", ")}.`,
     "",

@@ -158,13 +158,28 @@ export interface HalfMatrix {
   readonly N: number;
 }
 
+/** The f16 bits of `data`, or null when some value is not an f16 value (NaN included). */
+function halfWords(data: Float32Array): Uint16Array | null {
+  const half = new Float16Array(data); // one native conversion
+  for (let i = 0; i < data.length; i++) if (half[i] !== data[i]) return null;
+  return new Uint16Array(half.buffer);
+}
+
 /** True when every value is an f16 value (finite, exactly representable; -0 counts). */
 export function halfExact(data: Float32Array): boolean {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (Math.f16round(v) !== v) return false; // NaN fails too
-  }
-  return true;
+  return halfWords(data) !== null;
+}
+
+/** 16-bit words of B [K, N] uploaded as its f16 pairs. */
+function uploadHalf(words: Uint16Array, K: number, N: number): HalfMatrix {
+  return { bits: Tensor.from(new Int32Array(words.buffer), [K, N / 2], { dtype: "i32" }), K, N };
+}
+
+/** The transpose of a [rows, cols] matrix of 16-bit words (moving words, not converting). */
+function transposeWords(w: Uint16Array, rows: number, cols: number): Uint16Array {
+  const t = new Uint16Array(rows * cols);
+  for (let c = 0; c < cols; c++) for (let r = 0; r < rows; r++) t[c * rows + r] = w[r * cols + c];
+  return t;
 }
 
 /**
@@ -185,22 +200,15 @@ export function packHalf(
   if (N % 8 !== 0 || K % 4 !== 0) {
     throw new Error(`packHalf: B [${K}, ${N}] needs K % 4 == 0 and N % 8 == 0`);
   }
-  if (!halfExact(data)) throw new Error("packHalf: values that f16 does not hold exactly");
-  // Convert once (natively), then move 16-bit words: cheaper than converting while transposing.
-  const bits = new Uint16Array(new Float16Array(data).buffer);
-  let out = bits;
-  if (transpose) {
-    out = new Uint16Array(K * N);
-    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) out[k * N + n] = bits[n * cols + k];
-  }
-  const words = new Int32Array(out.buffer);
-  return { bits: Tensor.from(words, [K, N / 2], { dtype: "i32" }), K, N };
+  const words = halfWords(data);
+  if (!words) throw new Error("packHalf: values that f16 does not hold exactly");
+  return uploadHalf(transpose ? transposeWords(words, rows, cols) : words, K, N);
 }
 
 /**
  * Both layouts of a frozen nn.Linear weight W [out, in] as f16 pairs: `fwd` = Wᵀ for x·Wᵀ and
- * `bwd` = W for the input gradient g·W; null when some value is not an f16 value. One native
- * conversion serves the check and both layouts (the weights of a large CLIP are ~10⁸ values).
+ * `bwd` = W for the input gradient g·W; null when some value is not an f16 value. One conversion
+ * serves the check and both layouts (the weights of a large CLIP are ~10⁸ values).
  */
 export function packLinearHalf(
   data: Float32Array,
@@ -210,16 +218,12 @@ export function packLinearHalf(
   if (data.length !== out * inp || out % 8 !== 0 || inp % 8 !== 0) {
     throw new Error(`packLinearHalf: W [${out}, ${inp}] needs ${out * inp} values, out and in % 8`);
   }
-  const half = new Float16Array(data);
-  for (let i = 0; i < data.length; i++) if (half[i] !== data[i]) return null;
-  const bits = new Uint16Array(half.buffer), t = new Uint16Array(out * inp);
-  for (let k = 0; k < inp; k++) for (let n = 0; n < out; n++) t[k * out + n] = bits[n * inp + k];
-  const upload = (words: Uint16Array, K: number, N: number): HalfMatrix => ({
-    bits: Tensor.from(new Int32Array(words.buffer), [K, N / 2], { dtype: "i32" }),
-    K,
-    N,
-  });
-  return { fwd: upload(t, inp, out), bwd: upload(bits, out, inp) };
+  const words = halfWords(data);
+  if (!words) return null;
+  return {
+    fwd: uploadHalf(transposeWords(words, out, inp), inp, out),
+    bwd: uploadHalf(words, out, inp),
+  };
 }
 
 /** a · B for a [..., M, K] and a packed B (no tape: callers that need one record it). */
