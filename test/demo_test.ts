@@ -143,7 +143,7 @@ Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
     for (const k of ["attack", "defence", "ca_mean", "ca_std", "asr_mean", "asr_std", "seconds"]) {
       assert.ok(k in rows[0], k);
     }
-    assert.match(await Deno.readTextFile(join(dir, "docs", "results.md")), /\| sig \|/);
+    assert.match(await Deno.readTextFile(join(dir, "docs", "results.md")), /\| sig +\|/);
     assert.ok((await Deno.stat(join(dir, "docs", "results.png"))).size > 0);
     const bad = await run(["scripts/evaluate.ts", "--attack", "nope"]);
     assert.notEqual(bad.code, 0);
