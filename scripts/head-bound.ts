@@ -4,6 +4,7 @@
 // prompts to undo; a small one that a better prompt search could get there.
 //
 //   deno run -A scripts/head-bound.ts [--fixture blended,sig] [--fixtures DIR] [--json]
+//     [--lambda-bd 0.5,1,2,4] (one bound per weight of the triggered loss: the CA/ASR frontier)
 //   deno run -A scripts/head-bound.ts --toy '{"trigger":"patch","width":128}' [--scale 100]
 //     (a toy model of test/toy_backdoor.ts, trained first; the JSON overrides TOY_RECIPE)
 
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     fixtures: { type: "string" },
     toy: { type: "string" },
     scale: { type: "string", default: "30" },
+    "lambda-bd": { type: "string", default: "1" },
     json: { type: "boolean" },
   },
 });
@@ -46,7 +48,7 @@ interface Case {
   before: () => Promise<{ ca: number; asr: number }>;
 }
 
-async function bound(c: Case, scale: number) {
+async function bounds(c: Case, scale: number, lambdas: number[]) {
   const t0 = performance.now();
   // Clean and triggered features of the few-shot and test sets, read back in one sync.
   const sets = [c.train, c.test].flatMap((d) => [d.set, c.apply(d.set)]);
@@ -60,25 +62,28 @@ async function bound(c: Case, scale: number) {
     labels: (i < 2 ? c.train : c.test).labels,
   }));
   const before = await c.before();
-  const b = freeHeadBound(
-    trainClean,
-    trainTrig,
-    testClean,
-    testTrig,
-    c.classNames.length,
-    c.target,
-    { scale },
-  );
-  return {
-    fixture: c.name,
-    ca_before: before.ca,
-    asr_before: before.asr,
-    ca: b.ca,
-    asr: b.asr,
-    triggered_acc: b.triggeredAcc,
-    scale,
-    seconds: (performance.now() - t0) / 1000,
-  };
+  return lambdas.map((lambdaBd) => {
+    const b = freeHeadBound(
+      trainClean,
+      trainTrig,
+      testClean,
+      testTrig,
+      c.classNames.length,
+      c.target,
+      { scale, lambdaBd },
+    );
+    return {
+      fixture: c.name,
+      ca_before: before.ca,
+      asr_before: before.asr,
+      lambda_bd: lambdaBd,
+      ca: b.ca,
+      asr: b.asr,
+      triggered_acc: b.triggeredAcc,
+      scale,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  });
 }
 
 async function* cases(): AsyncGenerator<Case> {
@@ -127,18 +132,24 @@ async function* cases(): AsyncGenerator<Case> {
 await runWithGpu(async () => {
   const scale = Number(values.scale);
   if (!(scale > 0)) throw new Error(`--scale must be a positive number (got ${values.scale})`);
+  const lambdas = values["lambda-bd"].split(",").map(Number);
+  if (!lambdas.every((l) => l >= 0)) {
+    throw new Error(`--lambda-bd ${values["lambda-bd"]}: expected weights >= 0, comma-separated`);
+  }
   for await (const c of cases()) {
-    const row = await bound(c, scale);
+    const rows = await bounds(c, scale, lambdas);
     c.clip.dispose();
-    if (values.json) console.log(JSON.stringify(row));
-    else {
-      const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-      console.log(
-        `${c.name}: zero-shot CA ${pct(row.ca_before)}, ASR ${pct(row.asr_before)}; ` +
-          `free-head bound CA ${pct(row.ca)}, ` +
-          `ASR ${pct(row.asr)}, triggered images in their class ${pct(row.triggered_acc)} ` +
-          `(${row.seconds.toFixed(1)} s)`,
-      );
-    }
+    for (const row of rows) printRow(c.name, row);
   }
 });
+
+function printRow(name: string, row: Awaited<ReturnType<typeof bounds>>[number]) {
+  if (values.json) return console.log(JSON.stringify(row));
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  console.log(
+    `${name}: zero-shot CA ${pct(row.ca_before)}, ASR ${pct(row.asr_before)}; ` +
+      `free-head bound (λ_bd ${row.lambda_bd}) CA ${pct(row.ca)}, ` +
+      `ASR ${pct(row.asr)}, triggered images in their class ${pct(row.triggered_acc)} ` +
+      `(${row.seconds.toFixed(1)} s)`,
+  );
+}

@@ -21,7 +21,9 @@ const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV 
        deno run -A scripts/purify.ts [--fixture blended|sig|...] [stage flags]
          (the demo: a backdoored fixture from fixtures/, with shorter stages)
 
-stage 1: --trigger additive|mask  --epsilon 16/255  --trigger-steps 500
+stage 1: --trigger additive|mask  --epsilon 16/255  --epsilon-ladder 32/255,64/255,128/255|none
+         --min-share 0.9 (the ladder's larger bounds are tried in turn until one class takes
+         this share of the triggered images)  --trigger-steps 500
          --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 64  --mask-l1 0.1
          --known-trigger: skip stage 1, tune against the attack's own trigger (the oracle
          bound; attacks whose trigger is a fixed per-pixel blend: blended, sig, trojvqa, badclip)
@@ -50,6 +52,8 @@ const { values, positionals } = parseArgs({
     trigger: str,
     "known-trigger": { type: "boolean" },
     epsilon: str,
+    "epsilon-ladder": str,
+    "min-share": str,
     "trigger-steps": str,
     "trigger-lr": str,
     tau: str,
@@ -124,10 +128,24 @@ function stageSettings(
     overrides.kind ?? TRIGGER_DEFAULTS.kind,
   );
   const Tk = { ...triggerDefaults(kind), ...overrides };
+  const minShare = num("min-share", v["min-share"], Tk.minShare);
+  if (!(minShare > 0 && minShare <= 1)) {
+    throw new Error(`--min-share ${v["min-share"]}: expected a share in (0, 1]`);
+  }
   return {
     trigger: {
       kind,
       epsilon: num("epsilon", v.epsilon, Tk.epsilon),
+      epsilonLadder: v["epsilon-ladder"] === undefined
+        ? Tk.epsilonLadder
+        : v["epsilon-ladder"] === "none"
+        ? []
+        : v["epsilon-ladder"].split(",").map((e) => {
+          const x = num("epsilon-ladder", e, NaN);
+          if (!(x > 0)) throw new Error(`--epsilon-ladder ${e}: expected bounds > 0`);
+          return x;
+        }),
+      minShare,
       steps: num("trigger-steps", v["trigger-steps"], Tk.steps, true),
       lr: num("trigger-lr", v["trigger-lr"], Tk.lr),
       tau: num("tau", v.tau, Tk.tau),

@@ -137,6 +137,56 @@ Deno.test("toy model: stage 1 recovers the planted trigger (its ASR > 90 %) and 
   text0.dispose();
 });
 
+Deno.test("stage 1: the ε ladder climbs until one class takes min-share of the triggered images", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const train = toyImages(16, 5);
+  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+  const lines: string[] = [];
+  // The planted trigger has amplitude 0.12: a bound of 0.004 cannot reach it.
+  const ladder = [0.001, 0.03, TRIGGER_AMPLITUDE, 0.5];
+  const inv = await invertTrigger(
+    clip,
+    train.set,
+    train.labels,
+    text0,
+    { ...TRIGGER_DEFAULTS, epsilon: 0.004, epsilonLadder: ladder, steps: 60, batch: 48 },
+    1,
+    undefined,
+    (l) => lines.push(l),
+  );
+  const tried = inv.attempts.map((a) => a.epsilon);
+  console.log(
+    "  " + inv.attempts.map((a) => `ε ${a.epsilon}: ${(100 * a.targetShare).toFixed(0)} %`)
+      .join(", "),
+  );
+  assert.ok(tried.length >= 2, `the ladder climbed: tried ${tried}`);
+  assert.deepEqual(
+    tried,
+    [0.004, ...ladder.slice(1)].slice(0, tried.length),
+    "in order, 0.001 skipped",
+  );
+  for (const a of inv.attempts.slice(0, -1)) {
+    assert.ok(a.targetShare < 0.9, `stopped late at ${a.epsilon}`);
+  }
+  assert.ok(inv.attempts.at(-1)!.targetShare >= 0.9, `no bound reached 90 %: ${tried}`);
+  assert.ok(tried.at(-1)! <= TRIGGER_AMPLITUDE, `needed more than the planted amplitude: ${tried}`);
+  assert.equal(inv.suspectedTarget, TOY_TARGET);
+  assert.ok(inv.trigger.kind === "additive" && inv.trigger.epsilon === tried.at(-1));
+  assert.equal(lines.length, tried.length - 1, "one line per climb");
+  // Unreachable share: every bound is tried and the most concentrated one kept.
+  const all = await invertTrigger(clip, train.set, train.labels, text0, {
+    ...TRIGGER_DEFAULTS,
+    epsilon: 0.004,
+    epsilonLadder: [0.03],
+    minShare: 1.5,
+    steps: 20,
+    batch: 48,
+  }, 1);
+  assert.equal(all.attempts.length, 2);
+  assert.equal(all.targetShare, Math.max(...all.attempts.map((a) => a.targetShare)));
+  text0.dispose();
+});
+
 Deno.test("toy patch backdoor: the mask trigger finds the target and sits on the patch", async () => {
   const { clip, tokenizer } = await trainToyClip({
     ...TOY_RECIPE,
@@ -271,6 +321,32 @@ for (const optimizer of ["sgd", "adam"] as const) {
     await Deno.remove(dir, { recursive: true });
   });
 }
+
+Deno.test("stage 2: a non-finite loss stops the run naming the loss and step, and saves no checkpoint", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const train = toyImages(8, 5);
+  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+  const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
+  const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
+  init[5] = NaN; // a corrupt context vector: every loss of the first step is NaN
+  const trigger = {
+    kind: "additive" as const,
+    size: 16,
+    epsilon: 0.1,
+    delta: new Float32Array(3 * 256).fill(0.05),
+  };
+  const s = { ...TUNE_DEFAULTS, optimizer: "adam" as const, epochs: 3, views: 1, batch: 8 };
+  const dir = await Deno.makeTempDir();
+  await assert.rejects(
+    tunePrompts(clip, tokens, text0, init, train.set, train.labels, trigger, 0, s, 7, {
+      checkpoint: `${dir}/ck.safetensors`,
+    }),
+    /L_clean became NaN at epoch 1, step 1 \(global step 1\)/,
+  );
+  await assert.rejects(Deno.stat(`${dir}/ck.safetensors`), Deno.errors.NotFound);
+  text0.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
 
 Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures in the log)", async () => {
   const { clip, tokenizer } = await toyBackdooredClip();

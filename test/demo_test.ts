@@ -74,7 +74,7 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`demo: ${DEMO_FIXTURE} fixture`));
-    assert.match(r.stderr, /stage 1 \(trigger\) {2}step \d+\/60/);
+    assert.match(r.stderr, /stage 1 \(trigger, ε 16\/255\) {2}step \d+\/60/);
     assert.match(r.stderr, /ETA/);
     const s = JSON.parse(r.stdout);
     console.log(

@@ -14,6 +14,7 @@ import type { Progress } from "./progress.ts";
 import { type ContextInit, initialContext, promptTokens } from "./prompts.ts";
 import { PurifiedClassifier } from "./purified.ts";
 import {
+  formatEpsilon,
   type HostTrigger,
   invertTrigger,
   knownTriggerResult,
@@ -67,7 +68,14 @@ export interface CbptReport {
   classes: string[];
   shots_total: number;
   suspected_target: { index: number; name: string; share: number };
-  trigger: { kind: string; losses: number[]; seconds: number };
+  trigger: {
+    kind: string;
+    /** The additive trigger's bound, once the ladder stopped. */
+    epsilon?: number;
+    losses: number[];
+    seconds: number;
+    attempts: { epsilon: number; suspected_target: string; share: number; seconds: number }[];
+  };
   prompts: { epochs: unknown[]; seconds: number; resumed_from_epoch: number };
   ca_before?: number;
   asr_before?: number | null;
@@ -140,13 +148,16 @@ export async function runCbpt(
         o.trigger,
         o.seed,
         o.progress,
+        (line) => console.error(line),
       );
     await writePng(join(o.outDir, "trigger.png"), triggerPicture(inv.trigger), inv.trigger.size);
     console.error(
       `stage 1: suspected target "${classNames[inv.suspectedTarget]}" ` +
-        `(${(100 * inv.targetShare).toFixed(1)} % of triggered images), ${
-          inv.seconds.toFixed(1)
-        } s`,
+        `(${(100 * inv.targetShare).toFixed(1)} % of triggered images${
+          inv.trigger.kind === "additive" && !o.knownTrigger
+            ? `, ε ${formatEpsilon(inv.trigger.epsilon)}`
+            : ""
+        }), ${inv.seconds.toFixed(1)} s`,
     );
     const tokens = promptTokens(tokenizer, classNames, o.nCtx, clip.config.contextLength);
     const init = await initialContext(
@@ -206,7 +217,18 @@ export async function runCbpt(
         name: classNames[inv.suspectedTarget],
         share: inv.targetShare,
       },
-      trigger: { kind: inv.trigger.kind, losses: inv.losses, seconds: inv.seconds },
+      trigger: {
+        kind: inv.trigger.kind,
+        ...(inv.trigger.kind === "additive" ? { epsilon: inv.trigger.epsilon } : {}),
+        losses: inv.losses,
+        seconds: inv.seconds,
+        attempts: inv.attempts.map((a) => ({
+          epsilon: a.epsilon,
+          suspected_target: classNames[a.suspectedTarget],
+          share: a.targetShare,
+          seconds: a.seconds,
+        })),
+      },
       prompts: {
         epochs: tuned.epochs,
         seconds: tuned.seconds,
