@@ -322,6 +322,35 @@ for (const optimizer of ["sgd", "adam"] as const) {
   });
 }
 
+Deno.test("stage 2: batched loss readback and sparse checkpoints give the same prompts and losses", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const train = toyImages(8, 5);
+  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+  const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
+  const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
+  const trigger = {
+    kind: "additive" as const,
+    size: 16,
+    epsilon: 0.1,
+    delta: new Float32Array(3 * 256).fill(0.05),
+  };
+  // 3 steps per epoch, 5 epochs: reads every 16 steps span epochs.
+  const s = { ...TUNE_DEFAULTS, optimizer: "adam" as const, epochs: 5, views: 2, batch: 8 };
+  const dir = await Deno.makeTempDir();
+  const run = (io: { readEvery?: number; checkpointEveryMs?: number }, ck: string) =>
+    tunePrompts(clip, tokens, text0, init, train.set, train.labels, trigger, 0, s, 3, {
+      ...io,
+      checkpoint: `${dir}/${ck}`,
+    });
+  const each = await run({ readEvery: 1, checkpointEveryMs: 0 }, "a.safetensors");
+  const batched = await run({ readEvery: 16, checkpointEveryMs: 60_000 }, "b.safetensors");
+  assert.equal(batched.epochs.length, 5);
+  assert.deepEqual(batched.epochs, each.epochs);
+  assert.deepEqual(batched.ctx, each.ctx);
+  text0.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("stage 2: a non-finite loss stops the run naming the loss and step, and saves no checkpoint", async () => {
   const { clip, tokenizer } = await toyBackdooredClip();
   const train = toyImages(8, 5);

@@ -78,12 +78,16 @@ export interface TuneResult {
 }
 
 export interface TuneIO {
-  /** Checkpoint file written after each epoch (atomically). */
+  /** Checkpoint file, written atomically at the end of an epoch (see checkpointEveryMs). */
   checkpoint?: string;
   resume?: boolean;
   progress?: Progress;
   /** Stop after this many epochs of this call (tests simulate an interruption with it). */
   stopAfterEpochs?: number;
+  /** Steps whose losses come back in one GPU sync (default READ_EVERY). */
+  readEvery?: number;
+  /** Least time between two checkpoints (default CHECKPOINT_MS; 0: every epoch). */
+  checkpointEveryMs?: number;
 }
 
 /** Clean and triggered image features of every view: [views·N, E] each, normalised. */
@@ -119,9 +123,9 @@ async function cacheFeatures(
 }
 
 /** Steps whose losses are read back in one GPU sync. */
-const READ_EVERY = 16;
+export const READ_EVERY = 16;
 /** Least time between two checkpoints (the last epoch of a call is always saved). */
-const CHECKPOINT_MS = 10_000;
+export const CHECKPOINT_MS = 10_000;
 
 /** Learning rate at a global step: constant 1e-5 during warm-up, then cosine from `lr`. */
 function lrAt(s: TuneSettings, step: number, stepsPerEpoch: number): number {
@@ -246,10 +250,11 @@ export async function tunePrompts(
           return [lClean, lBd, l3, total];
         });
         pending.push({ epoch, b, step, parts });
-        if (pending.length >= READ_EVERY) await flush();
+        if (pending.length >= (io.readEvery ?? READ_EVERY)) await flush();
       }
       const now = performance.now();
-      if (io.checkpoint && (epoch === last || now - lastCheckpoint >= CHECKPOINT_MS)) {
+      const every = io.checkpointEveryMs ?? CHECKPOINT_MS;
+      if (io.checkpoint && (epoch === last || now - lastCheckpoint >= every)) {
         await flush(); // a checkpoint is written only after its losses were seen to be finite
         await saveCheckpoint(
           io.checkpoint,
