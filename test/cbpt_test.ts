@@ -152,7 +152,7 @@ Deno.test("stage 1: the ε ladder climbs until one class takes min-share of the 
     { ...TRIGGER_DEFAULTS, epsilon: 0.004, epsilonLadder: ladder, steps: 60, batch: 48 },
     1,
     undefined,
-    (l) => lines.push(l),
+    (a, next) => lines.push(`${a.epsilon} -> ${next}`),
   );
   const tried = inv.attempts.map((a) => a.epsilon);
   console.log(
@@ -172,7 +172,7 @@ Deno.test("stage 1: the ε ladder climbs until one class takes min-share of the 
   assert.ok(tried.at(-1)! <= TRIGGER_AMPLITUDE, `needed more than the planted amplitude: ${tried}`);
   assert.equal(inv.suspectedTarget, TOY_TARGET);
   assert.ok(inv.trigger.kind === "additive" && inv.trigger.epsilon === tried.at(-1));
-  assert.equal(lines.length, tried.length - 1, "one line per climb");
+  assert.deepEqual(lines, tried.slice(0, -1).map((e, i) => `${e} -> ${tried[i + 1]}`), "climbs");
   // Unreachable share: every bound is tried and the most concentrated one kept.
   const all = await invertTrigger(clip, train.set, train.labels, text0, {
     ...TRIGGER_DEFAULTS,

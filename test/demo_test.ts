@@ -89,6 +89,14 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
     }
     const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
     assert.equal(report.attack.name, DEMO_FIXTURE);
+    // BadNet's 8-px square is within reach at the first bound: the ladder does not climb.
+    assert.deepEqual(
+      report.trigger.attempts.map((a: { epsilon: number; suspected_target: string }) => [
+        Math.round(a.epsilon * 255),
+        a.suspected_target,
+      ]),
+      [[16, "bag"]],
+    );
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -148,7 +148,12 @@ export async function runCbpt(
         o.trigger,
         o.seed,
         o.progress,
-        (line) => console.error(line),
+        (a, next) =>
+          console.error(
+            `stage 1: at ε ${formatEpsilon(a.epsilon)} the most triggered class, ` +
+              `"${classNames[a.suspectedTarget]}", takes ${(100 * a.targetShare).toFixed(1)} % ` +
+              `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
+          ),
       );
     await writePng(join(o.outDir, "trigger.png"), triggerPicture(inv.trigger), inv.trigger.size);
     console.error(

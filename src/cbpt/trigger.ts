@@ -168,11 +168,13 @@ export async function invertTrigger(
   settings: TriggerSettings,
   seed: number,
   progress?: Progress,
-  log: (line: string) => void = () => {},
+  /** Called when a bound falls short and the ladder climbs to `next`. */
+  onClimb?: (attempt: TriggerAttempt, next: number) => void,
 ): Promise<InversionResult> {
   const t0 = performance.now();
   const bounds = settings.kind === "additive"
-    ? [settings.epsilon, ...settings.epsilonLadder.filter((e) => e > settings.epsilon)]
+    ? [settings.epsilon, ...new Set(settings.epsilonLadder.filter((e) => e > settings.epsilon))]
+      .sort((a, b) => a - b)
     : [settings.epsilon];
   const attempts: TriggerAttempt[] = [];
   let best: Omit<InversionResult, "attempts" | "seconds"> | null = null;
@@ -190,13 +192,7 @@ export async function invertTrigger(
     });
     if (!best || r.targetShare > best.targetShare) best = r;
     if (r.targetShare >= settings.minShare) break;
-    if (k + 1 < bounds.length) {
-      log(
-        `stage 1: at ε ${formatEpsilon(epsilon)} the most triggered class takes ` +
-          `${(100 * r.targetShare).toFixed(1)} % (< ${100 * settings.minShare} %): ` +
-          `trying ε ${formatEpsilon(bounds[k + 1])}`,
-      );
-    }
+    if (k + 1 < bounds.length) onClimb?.(attempts[k], bounds[k + 1]);
   }
   return { ...best!, attempts, seconds: (performance.now() - t0) / 1000 };
 }
