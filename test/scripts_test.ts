@@ -180,7 +180,7 @@ Deno.test({
       ];
       const r = await run("purify.ts", args);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /stage 1 \(trigger\) {2}step 3\/3/);
+      assert.match(r.stderr, /stage 1 \(trigger, ε 16\/255\) {2}step 3\/3/);
       const s = JSON.parse(r.stdout);
       for (const k of ["ca_before", "asr_before", "ca_after", "asr_after"]) {
         assert.ok(s[k] >= 0 && s[k] <= 100, `${k} ${s[k]}`);
