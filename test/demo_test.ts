@@ -102,6 +102,37 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
   }
 });
 
+Deno.test("demo on TrojVQA: stage 1 climbs the ε ladder to the opaque patch's target", async () => {
+  const out = await Deno.makeTempDir({ prefix: "antidote-trojvqa-" });
+  try {
+    const r = await run([
+      "scripts/purify.ts",
+      "--fixture",
+      "trojvqa",
+      "--out",
+      out,
+      "--epochs",
+      "200",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
+    const tried = report.trigger.attempts.map((a: { epsilon: number; suspected_target: string }) =>
+      `${Math.round(a.epsilon * 255)}/255 ${a.suspected_target}`
+    );
+    console.log(`  ${tried.join(", ")}; ASR ${report.asr_before} → ${report.asr_after}`);
+    // Measured (seed 1): pullover 22 %, 55 %, 51 %, then bag 100 % at 128/255.
+    assert.equal(tried.length, 4, `climbed to the top: ${tried}`);
+    assert.equal(tried.at(-1), "128/255 bag");
+    assert.equal(report.suspected_target.name, "bag");
+    assert.match(r.stderr, /trying ε 32\/255/);
+    assert.match(r.stderr, /note: the class changed while climbing/);
+    // Measured with 200 epochs: ASR 100 → 0 %.
+    assert.ok(report.asr_after < 0.1, `ASR ${report.asr_before} → ${report.asr_after}`);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
 Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
   const dir = await Deno.makeTempDir({ prefix: "antidote-lab-" });
   try {

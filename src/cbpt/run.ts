@@ -164,6 +164,21 @@ export async function runCbpt(
             : ""
         }), ${inv.seconds.toFixed(1)} s`,
     );
+    const trig = inv.trigger;
+    const kept = trig.kind === "additive"
+      ? inv.attempts.findIndex((a) => a.epsilon === trig.epsilon)
+      : -1;
+    const below = kept > 0 ? inv.attempts[kept - 1] : undefined;
+    if (below && below.suspectedTarget !== inv.suspectedTarget) {
+      // A backdoor's target can first show at a large bound (an opaque patch), but so can a
+      // universal adversarial perturbation of an innocent class: say so, the user decides.
+      console.error(
+        `stage 1: note: the class changed while climbing ("${
+          classNames[below.suspectedTarget]
+        }" at ε ${formatEpsilon(below.epsilon)}); if "${classNames[inv.suspectedTarget]}" ` +
+          `is not a plausible target, rerun with --epsilon-ladder none or a lower bound`,
+      );
+    }
     const tokens = promptTokens(tokenizer, classNames, o.nCtx, clip.config.contextLength);
     const init = await initialContext(
       clip,
