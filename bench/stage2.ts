@@ -28,7 +28,7 @@ await runWithGpu(async () => {
   const text0 = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);
   const tokens = promptTokens(tokenizer, classNames, 16, clip.config.contextLength);
   const init = await initialContext(clip, tokenizer, classNames.length, 16, "random", 1);
-  // The fixture's own trigger: stage 1 is not what this measures.
+  // A zero additive trigger: stage 1 is not what this measures, and the cost does not depend on it.
   const trigger = {
     kind: "additive" as const,
     size: fx.train.set.size,

@@ -187,6 +187,19 @@ Deno.test("stage 1: the ε ladder climbs until one class takes min-share of the 
   text0.dispose();
 });
 
+Deno.test("stage 1: a non-finite loss stops the run naming its step", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const train = toyImages(16, 5);
+  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+  const bad = Tensor.from(new Float32Array(text0.size).fill(NaN), [...text0.shape]);
+  await assert.rejects(
+    invertTrigger(clip, train.set, train.labels, bad, { ...TRIGGER_DEFAULTS, steps: 20 }, 1),
+    /trigger inversion: loss became NaN at step 1$/,
+  );
+  bad.dispose();
+  text0.dispose();
+});
+
 Deno.test("toy patch backdoor: the mask trigger finds the target and sits on the patch", async () => {
   const { clip, tokenizer } = await trainToyClip({
     ...TOY_RECIPE,
@@ -275,19 +288,27 @@ Deno.test("toy patch backdoor: stage 2 drives ASR from > 90 % to < 10 %, CA drop
   await Deno.remove(out, { recursive: true });
 });
 
-for (const optimizer of ["sgd", "adam"] as const) {
-  Deno.test(`stage 2 (${optimizer}): an interrupted run resumed from its checkpoint gives the same prompts`, async () => {
-    const { clip, tokenizer } = await toyBackdooredClip();
-    const train = toyImages(8, 5);
-    const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
-    const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
-    const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
-    const trigger = {
+/** The stage-2 tests' setup: the toy model, 8 images per class, 4 context vectors, a fixed trigger. */
+async function stage2Toy() {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  return {
+    clip,
+    train: toyImages(8, 5),
+    text0: zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE),
+    tokens: promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength),
+    init: await initialContext(clip, tokenizer, 3, 4, "random", 1),
+    trigger: {
       kind: "additive" as const,
       size: 16,
       epsilon: 0.1,
       delta: new Float32Array(3 * 256).fill(0.05),
-    };
+    },
+  };
+}
+
+for (const optimizer of ["sgd", "adam"] as const) {
+  Deno.test(`stage 2 (${optimizer}): an interrupted run resumed from its checkpoint gives the same prompts`, async () => {
+    const { clip, train, text0, tokens, init, trigger } = await stage2Toy();
     const lr = optimizer === "adam" ? 0.01 : 0.05;
     const s = { ...TUNE_DEFAULTS, optimizer, epochs: 4, views: 2, batch: 8, lr };
     const dir = await Deno.makeTempDir();
@@ -323,17 +344,7 @@ for (const optimizer of ["sgd", "adam"] as const) {
 }
 
 Deno.test("stage 2: batched loss readback and sparse checkpoints give the same prompts and losses", async () => {
-  const { clip, tokenizer } = await toyBackdooredClip();
-  const train = toyImages(8, 5);
-  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
-  const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
-  const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
-  const trigger = {
-    kind: "additive" as const,
-    size: 16,
-    epsilon: 0.1,
-    delta: new Float32Array(3 * 256).fill(0.05),
-  };
+  const { clip, train, text0, tokens, init, trigger } = await stage2Toy();
   // 3 steps per epoch, 5 epochs: reads every 16 steps span epochs.
   const s = { ...TUNE_DEFAULTS, optimizer: "adam" as const, epochs: 5, views: 2, batch: 8 };
   const dir = await Deno.makeTempDir();
@@ -352,18 +363,8 @@ Deno.test("stage 2: batched loss readback and sparse checkpoints give the same p
 });
 
 Deno.test("stage 2: a non-finite loss stops the run naming the loss and step, and saves no checkpoint", async () => {
-  const { clip, tokenizer } = await toyBackdooredClip();
-  const train = toyImages(8, 5);
-  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
-  const tokens = promptTokens(tokenizer, TOY_CLASSES, 4, clip.config.contextLength);
-  const init = await initialContext(clip, tokenizer, 3, 4, "random", 1);
+  const { clip, train, text0, tokens, init, trigger } = await stage2Toy();
   init[5] = NaN; // a corrupt context vector: every loss of the first step is NaN
-  const trigger = {
-    kind: "additive" as const,
-    size: 16,
-    epsilon: 0.1,
-    delta: new Float32Array(3 * 256).fill(0.05),
-  };
   const s = { ...TUNE_DEFAULTS, optimizer: "adam" as const, epochs: 3, views: 1, batch: 8 };
   const dir = await Deno.makeTempDir();
   await assert.rejects(

@@ -26,6 +26,7 @@ import {
   subset,
 } from "./images.ts";
 import { triggerInfoNce } from "./losses.ts";
+import { BatchedScalars } from "./readback.ts";
 import { type Progress, progressLine } from "./progress.ts";
 
 export interface TriggerSettings {
@@ -178,21 +179,38 @@ export async function invertTrigger(
     : [settings.epsilon];
   const attempts: TriggerAttempt[] = [];
   let best: Omit<InversionResult, "attempts" | "seconds"> | null = null;
-  for (const [k, epsilon] of bounds.entries()) {
-    const label = bounds.length > 1 ? `stage 1 (trigger, ε ${formatEpsilon(epsilon)})` : undefined;
-    const r = await invertOnce(clip, set, labels, classText, { ...settings, epsilon }, seed, {
-      progress,
-      label,
-    });
-    attempts.push({
-      epsilon,
-      suspectedTarget: r.suspectedTarget,
-      targetShare: r.targetShare,
-      seconds: r.seconds,
-    });
-    if (!best || r.targetShare > best.targetShare) best = r;
-    if (r.targetShare >= settings.minShare) break;
-    if (k + 1 < bounds.length) onClimb?.(attempts[k], bounds[k + 1]);
+  // Clean features never change: compute them once for every bound.
+  const clean = imageFeatures(clip, set).keep();
+  try {
+    for (const [k, epsilon] of bounds.entries()) {
+      const label = bounds.length > 1
+        ? `stage 1 (trigger, ε ${formatEpsilon(epsilon)})`
+        : undefined;
+      const r = await invertOnce(
+        clip,
+        set,
+        clean,
+        labels,
+        classText,
+        { ...settings, epsilon },
+        seed,
+        {
+          progress,
+          label,
+        },
+      );
+      attempts.push({
+        epsilon,
+        suspectedTarget: r.suspectedTarget,
+        targetShare: r.targetShare,
+        seconds: r.seconds,
+      });
+      if (!best || r.targetShare > best.targetShare) best = r;
+      if (r.targetShare >= settings.minShare) break;
+      if (k + 1 < bounds.length) onClimb?.(attempts[k], bounds[k + 1]);
+    }
+  } finally {
+    clean.dispose();
   }
   return { ...best!, attempts, seconds: (performance.now() - t0) / 1000 };
 }
@@ -201,6 +219,8 @@ export async function invertTrigger(
 async function invertOnce(
   clip: Clip,
   set: ImageSet,
+  /** The set's clean features, [N, E] normalised. */
+  clean: Tensor,
   labels: readonly number[],
   classText: Tensor,
   settings: TriggerSettings,
@@ -233,40 +253,46 @@ async function invertOnce(
       return add(mul(x, sub(1, m)), mul(m, p));
     })();
 
-  // Clean features never change: compute them once.
-  const clean = imageFeatures(clip, set).keep();
   const B = Math.min(settings.batch, set.n);
   const losses: number[] = [];
   const order = Array.from({ length: set.n }, (_, i) => i);
   let at = set.n;
-  for (let step = 1; step <= settings.steps; step++) {
-    if (at + B > set.n) {
-      shuffleInPlace(order, rand);
-      at = 0;
+  const reader = new BatchedScalars<number>();
+  const drain = async () => {
+    for (const { tag: step, values: [v] } of await reader.read()) {
+      if (!Number.isFinite(v)) {
+        throw new Error(`trigger inversion: loss became ${v} at step ${step}`);
+      }
+      losses.push(v);
+      progress?.(...progressLine(label, step, settings.steps, v, t0));
     }
-    const idx = order.slice(at, at + B);
-    at += B;
-    const batch = subset(set, idx);
-    const loss = tidy(() => {
-      const x = Tensor.from(batch.pixels, [B, 3, R, R]);
-      const trig = l2Normalize(clip.encodeImage(normalizeOnGpu(applyGpu(x))));
-      const cleanRows = noGrad(() => gatherRows(clean, idx));
-      let l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), settings.tau);
-      if (settings.kind === "mask") l = add(l, mul(mean(sigmoid(params[0])), settings.maskL1));
-      l.backward();
-      opt.step();
-      opt.zeroGrad();
-      return l;
-    });
-    const v = await loss.item();
-    loss.dispose();
-    if (!Number.isFinite(v)) {
-      throw new Error(`trigger inversion: loss became ${v} at step ${step}`);
+  };
+  try {
+    for (let step = 1; step <= settings.steps; step++) {
+      if (at + B > set.n) {
+        shuffleInPlace(order, rand);
+        at = 0;
+      }
+      const idx = order.slice(at, at + B);
+      at += B;
+      const batch = subset(set, idx);
+      const loss = tidy(() => {
+        const x = Tensor.from(batch.pixels, [B, 3, R, R]);
+        const trig = l2Normalize(clip.encodeImage(normalizeOnGpu(applyGpu(x))));
+        const cleanRows = noGrad(() => gatherRows(clean, idx));
+        let l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), settings.tau);
+        if (settings.kind === "mask") l = add(l, mul(mean(sigmoid(params[0])), settings.maskL1));
+        l.backward();
+        opt.step();
+        opt.zeroGrad();
+        return l;
+      });
+      if (reader.push(step, [loss])) await drain();
     }
-    losses.push(v);
-    progress?.(...progressLine(label, step, settings.steps, v, t0));
+    await drain();
+  } finally {
+    reader.dispose();
   }
-  clean.dispose();
   const host: HostTrigger = settings.kind === "additive"
     ? { kind: "additive", size: R, epsilon: eps, delta: (await readTensors(params))[0] }
     : await (async () => {

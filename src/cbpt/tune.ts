@@ -23,6 +23,7 @@ import {
 } from "./images.ts";
 import { anchorLoss, classificationLoss, consistencyLoss, marginLoss } from "./losses.ts";
 import { type Progress, progressLine } from "./progress.ts";
+import { BatchedScalars } from "./readback.ts";
 import { promptFeatures, type PromptTokens } from "./prompts.ts";
 import { applyTrigger, type HostTrigger } from "./trigger.ts";
 
@@ -84,7 +85,7 @@ export interface TuneIO {
   progress?: Progress;
   /** Stop after this many epochs of this call (tests simulate an interruption with it). */
   stopAfterEpochs?: number;
-  /** Steps whose losses come back in one GPU sync (default READ_EVERY). */
+  /** Steps whose losses come back in one GPU sync (default READ_EVERY, src/cbpt/readback.ts). */
   readEvery?: number;
   /** Least time between two checkpoints (default CHECKPOINT_MS; 0: every epoch). */
   checkpointEveryMs?: number;
@@ -122,8 +123,6 @@ async function cacheFeatures(
   return { clean: cat(cleanParts), trig: cat(trigParts) };
 }
 
-/** Steps whose losses are read back in one GPU sync. */
-export const READ_EVERY = 16;
 /** Least time between two checkpoints (the last epoch of a call is always saved). */
 export const CHECKPOINT_MS = 10_000;
 
@@ -166,59 +165,37 @@ export async function tunePrompts(
   const stepsPerEpoch = Math.ceil(N / B);
   const totalSteps = s.epochs * stepsPerEpoch;
   const last = Math.min(s.epochs, done + (io.stopAfterEpochs ?? Infinity));
-  // Host work is batched: the losses of up to READ_EVERY steps come back in one GPU sync (each
-  // sync costs ~11 ms on a software adapter, and a full-batch step only ~70 ms), and the checkpoint
-  // is written at most every CHECKPOINT_MS and at the last epoch of the call.
-  const pending: { epoch: number; b: number; step: number; parts: Tensor[] }[] = [];
-  const sums = { clean: 0, bd: 0, third: 0, total: 0 };
+  // Host work is batched: the losses of several steps come back in one GPU sync, and the
+  // checkpoint is written at most every CHECKPOINT_MS and at the last epoch of the call.
+  const reader = new BatchedScalars<{ epoch: number; b: number; step: number }>(io.readEvery);
+  const sums = [0, 0, 0, 0];
   const names = ["L_clean", "L_bd", "L_3", "total"];
   const flush = async () => {
-    if (!pending.length) return;
-    const all = await readTensors(pending.flatMap((p) => p.parts));
-    for (const [k, p] of pending.entries()) {
-      const vals = all.slice(4 * k, 4 * k + 4).map((v) => v[0]);
-      const bad = vals.findIndex((v) => !Number.isFinite(v));
+    for (const { tag: p, values } of await reader.read()) {
+      const bad = values.findIndex((v) => !Number.isFinite(v));
       if (bad >= 0) {
         throw new Error(
-          `prompt tuning: ${names[bad]} became ${vals[bad]} at epoch ${p.epoch}, step ${
+          `prompt tuning: ${names[bad]} became ${values[bad]} at epoch ${p.epoch}, step ${
             p.b + 1
           } (global step ${p.step + 1}); lower --lr or check the data`,
         );
       }
-      sums.clean += vals[0];
-      sums.bd += vals[1];
-      sums.third += vals[2];
-      sums.total += vals[3];
+      values.forEach((v, i) => sums[i] += v);
       if (p.b === stepsPerEpoch - 1) {
-        const k = stepsPerEpoch;
-        history.push({
-          epoch: p.epoch,
-          clean: sums.clean / k,
-          bd: sums.bd / k,
-          third: sums.third / k,
-          total: sums.total / k,
-        });
-        sums.clean =
-          sums.bd =
-          sums.third =
-          sums.total =
-            0;
+        const [clean, bd, third, total] = sums.map((x) => x / stepsPerEpoch);
+        history.push({ epoch: p.epoch, clean, bd, third, total });
+        sums.fill(0);
       }
       io.progress?.(
         ...progressLine(
           `stage 2 (prompts) epoch ${p.epoch}/${s.epochs}`,
           p.step + 1,
           totalSteps,
-          vals[3],
+          values[3],
           t0,
         ),
       );
     }
-    disposePending();
-  };
-  const disposePending = () => {
-    for (const p of pending) for (const t of p.parts) t.dispose();
-    pending.length = 0;
   };
   let lastCheckpoint = performance.now();
   try {
@@ -249,8 +226,7 @@ export async function tunePrompts(
           optimizer.zeroGrad();
           return [lClean, lBd, l3, total];
         });
-        pending.push({ epoch, b, step, parts });
-        if (pending.length >= (io.readEvery ?? READ_EVERY)) await flush();
+        if (reader.push({ epoch, b, step }, parts)) await flush();
       }
       const now = performance.now();
       const every = io.checkpointEveryMs ?? CHECKPOINT_MS;
@@ -270,7 +246,7 @@ export async function tunePrompts(
     }
     await flush();
   } finally {
-    disposePending();
+    reader.dispose();
   }
   const [ctxOut] = await readTensors([param]);
   feats.clean.dispose();
