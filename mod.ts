@@ -121,7 +121,7 @@ export {
   type TriggerSettings,
 } from "./src/cbpt/trigger.ts";
 export { TUNE_DEFAULTS, tunePrompts, type TuneSettings } from "./src/cbpt/tune.ts";
-export { imageFeatures, type ImageSet } from "./src/cbpt/images.ts";
+export { imageChunk, imageFeatures, type ImageSet } from "./src/cbpt/images.ts";
 export { asEvalAttack, attackTrigger, evalAttack, labAttack } from "./src/cbpt/attack.ts";
 export { type Attack, ATTACK_NAMES, type AttackName, makeAttack } from "./src/attacks/index.ts";
 

@@ -6,7 +6,9 @@
 
 import { parseArgs } from "node:util";
 import {
+  concat,
   exp,
+  imageChunk,
   l2Normalize,
   loadClip,
   matmul,
@@ -65,11 +67,18 @@ await runWithGpu(async () => {
 
   console.error(`encoding ${classes.length} classes × ${templates.length} templates ...`);
   const classFeatures = zeroShotClassifier(clip, tokenizer, classes, templates);
-  const pixels = Tensor.from(batch.pixels, batch.shape);
-  // Probabilities as CLIP reports them: softmax of logit_scale.exp() · cosine similarity.
+  // Probabilities as CLIP reports them: softmax of logit_scale.exp() · cosine similarity. The
+  // images go through the tower in chunks that fit the adapter's bindings.
+  const [n, , R] = batch.shape, m = 3 * R * R, chunk = imageChunk(clip);
   const probs = noGrad(() =>
     tidy(() => {
-      const img = l2Normalize(clip.encodeImage(pixels));
+      const parts: Tensor[] = [];
+      for (let s = 0; s < n; s += chunk) {
+        const k = Math.min(chunk, n - s);
+        const px = Tensor.from(batch.pixels.subarray(s * m, (s + k) * m), [k, 3, R, R]);
+        parts.push(l2Normalize(clip.encodeImage(px)));
+      }
+      const img = parts.length === 1 ? parts[0] : concat(parts, 0);
       const sim = matmul(img, classFeatures, { transB: true });
       return softmax(mul(sim, exp(clip.param("logit_scale")))).keep();
     })

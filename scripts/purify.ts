@@ -9,8 +9,9 @@ import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
 import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
+import type { TargetSearchSettings } from "../src/cbpt/targets.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
-import type { ContextInit } from "../src/cbpt/prompts.ts";
+import { type ContextInit, fitContext } from "../src/cbpt/prompts.ts";
 import { loadTokenizer } from "./common.ts";
 import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
 import { attackTrigger, evalAttack } from "../src/cbpt/attack.ts";
@@ -21,13 +22,18 @@ const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV 
        deno run -A scripts/purify.ts [--fixture blended|sig|...] [stage flags]
          (the demo: a backdoored fixture from fixtures/, with shorter stages)
 
-stage 1: --trigger additive|mask  --epsilon 16/255  --epsilon-ladder 32/255,64/255,128/255|none
+stage 1: --search per-class|untargeted (per-class: a targeted trigger for every class, the class
+         that needs the smallest L∞ bound is the suspected target, with its anomaly index;
+         untargeted: the contrastive inversion below, which finds a model's sink)
+         --search-steps 25 (per bound and class)  --search-batch 8 (images per class and step)
+         untargeted: --trigger additive|mask  --epsilon 16/255  --epsilon-ladder 32/255,64/255,128/255|none
          --min-share 0.9 (the ladder's larger bounds are tried in turn until one class takes
          this share of the triggered images)  --trigger-steps 500
          --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 64  --mask-l1 0.1
          --known-trigger: skip stage 1, tune against the attack's own trigger (the oracle
          bound; attacks whose trigger is a fixed per-pixel blend: blended, sig, trojvqa, badclip)
-stage 2: --n-ctx 16  --ctx-init random|"a photo of a"  --third anchor|margin|kl|none
+stage 2: --n-ctx auto (16, 8 or 4: the most that fits the model's context)
+         --ctx-init random|"a photo of a"  --third anchor|margin|kl|none
          --lambda-bd 1  --lambda-3 8  --margin 0.1  --optimizer sgd|adam  --lr 0.002  --momentum 0.9
          --weight-decay 5e-4  --batch 32  --epochs 50  --warmup-epochs 1  --views 4`;
 
@@ -50,6 +56,9 @@ const { values, positionals } = parseArgs({
     seed: { type: "string", default: "1" },
     vocab: str,
     trigger: str,
+    search: str,
+    "search-steps": str,
+    "search-batch": str,
     "known-trigger": { type: "boolean" },
     epsilon: str,
     "epsilon-ladder": str,
@@ -97,6 +106,11 @@ function num(name: string, v: string | undefined, fallback: number, integer = fa
   return x;
 }
 
+function atLeast1(name: string, x: number): number {
+  if (!(x >= 1)) throw new Error(`--${name} ${x}: expected a whole number >= 1`);
+  return x;
+}
+
 function oneOf<T extends string>(
   name: string,
   v: string | undefined,
@@ -117,8 +131,10 @@ function stageSettings(
 ): {
   trigger: TriggerSettings;
   tune: TuneSettings;
-  nCtx: number;
+  nCtx: number | "auto";
   ctxInit: ContextInit;
+  search: "per-class" | "untargeted";
+  targetSearch: Partial<TargetSearchSettings>;
 } {
   const v = values;
   const kind = oneOf<TriggerSettings["kind"]>(
@@ -166,8 +182,30 @@ function stageSettings(
       warmupEpochs: num("warmup-epochs", v["warmup-epochs"], S.warmupEpochs, true),
       views: num("views", v.views, S.views, true),
     },
-    nCtx: num("n-ctx", v["n-ctx"], 16, true),
+    nCtx: v["n-ctx"] === undefined || v["n-ctx"] === "auto"
+      ? "auto"
+      : num("n-ctx", v["n-ctx"], 16, true),
     ctxInit: oneOf<ContextInit>("ctx-init", v["ctx-init"], ["random", "a photo of a"], "random"),
+    search: oneOf<"per-class" | "untargeted">(
+      "search",
+      v.search,
+      ["per-class", "untargeted"],
+      "per-class",
+    ),
+    targetSearch: {
+      ...(v["search-steps"] === undefined ? {} : {
+        stepsPerBound: atLeast1(
+          "search-steps",
+          num("search-steps", v["search-steps"], NaN, true),
+        ),
+      }),
+      ...(v["search-batch"] === undefined ? {} : {
+        batchPerClass: atLeast1(
+          "search-batch",
+          num("search-batch", v["search-batch"], NaN, true),
+        ),
+      }),
+    },
   };
 }
 
@@ -206,6 +244,8 @@ await runWithGpu(async () => {
     const classNames = await readClassNames(values.classes);
     const clip = await loadClip(values.model);
     const tokenizer = await loadTokenizer(values.model, values.vocab);
+    // Prompts that cannot fit the model's context fail now, not after stage 1.
+    fitContext(tokenizer, classNames, clip.config.contextLength, stage.nCtx);
     const R = clip.config.imageResolution;
     const shots = num("shots", values.shots, 16, true);
     const trainItems = fewShot(await listLabelled(values.train, classNames), shots, seed);
@@ -252,6 +292,9 @@ await runWithGpu(async () => {
       join(opts.outDir, f)
     ),
     suspected_target: report.suspected_target.name,
+    ...(report.scan
+      ? { verdict: report.scan.verdict, target: report.scan.target, score: report.scan.score }
+      : {}),
     ca_before: pct(report.ca_before),
     asr_before: pct(report.asr_before),
     ca_after: pct(report.ca_after),

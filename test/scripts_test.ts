@@ -169,6 +169,8 @@ Deno.test({
         "3",
         "--trigger-batch",
         "3",
+        "--search-steps",
+        "2",
         "--epochs",
         "2",
         "--batch",

@@ -5,6 +5,7 @@
 import { concat, div, l2Normalize, sub } from "../autograd/ops/index.ts";
 import { noGrad, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
+import { rt } from "../gpu/runtime.ts";
 import { CLIP_MEAN, CLIP_STD } from "../clip/preprocess.ts";
 
 /** A batch of pixel-space images [N, 3, R, R] in [0, 1]. */
@@ -35,10 +36,28 @@ export function normalizeOnGpu(x01: Tensor): Tensor {
 }
 
 /**
+ * Images per image-tower call such that the tower's largest activation (a ViT's MLP hidden or
+ * attention scores, a ResNet's first stage) stays within a quarter of the adapter's largest
+ * storage binding: a whole test set in one call overflowed it (2,000 images of a width-128 ViT
+ * at 28 px asked for a 154 MB binding).
+ */
+export function imageChunk(clip: Clip, cap = 64): number {
+  const c = clip.config, R = c.imageResolution;
+  let floats: number;
+  if (c.visionKind === "vit") {
+    const t = (Math.floor(R / c.visionPatchSize)) ** 2 + 1;
+    floats = Math.max(t * 4 * c.visionWidth, c.visionHeads * t * t);
+  } else {
+    floats = Math.max(4 * c.visionWidth * (R / 4) ** 2, (c.visionWidth / 2) * (R / 2) ** 2);
+  }
+  return Math.max(1, Math.min(cap, Math.floor(rt().maxBinding / 4 / (4 * floats))));
+}
+
+/**
  * L2-normalised image features [n, E] of a set, encoded `chunk` images at a time (the tower's
  * activations stay bounded) with no GPU sync: callers read the result back once or keep it.
  */
-export function imageFeatures(clip: Clip, set: ImageSet, chunk = 64): Tensor {
+export function imageFeatures(clip: Clip, set: ImageSet, chunk = imageChunk(clip)): Tensor {
   const R = set.size, m = 3 * R * R;
   return noGrad(() =>
     tidy(() => {

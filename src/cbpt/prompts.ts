@@ -40,6 +40,73 @@ export function promptTokens(
   return { ids: cut.ids, shape: cut.shape, nCtx };
 }
 
+/** n_ctx values tried, largest first, when the user names none (CoOp's 16, then shorter). */
+export const N_CTX_CHOICES = [16, 8, 4] as const;
+
+/** What fits the model's text context: the chosen n_ctx and, when it was picked, why. */
+export interface ContextFit {
+  nCtx: number;
+  /** The most context vectors every class prompt admits. */
+  maxNCtx: number;
+  /** Set when n_ctx was picked for the model rather than given. */
+  note?: string;
+}
+
+/**
+ * Checks the prompts `[SOT][ctx × n][class name][.][EOT]` against the text context before any
+ * work starts. `requested` "auto" picks the largest of N_CTX_CHOICES that fits every class (or
+ * the most that fits, if even 4 does not); a number must fit or this throws naming the longest
+ * class. The zero-shot prompt "a photo of a {c}." must fit too: truncating it would silently
+ * change the baseline every measurement is compared with.
+ */
+export function fitContext(
+  tokenizer: ClipTokenizer,
+  classNames: readonly string[],
+  contextLength: number,
+  requested: number | "auto",
+): ContextFit {
+  const lengths = classNames.map((c) => tokenizer.encode(`${c}.`).length);
+  const longest = lengths.indexOf(Math.max(...lengths));
+  const name = classNames[longest];
+  const maxNCtx = contextLength - 2 - lengths[longest];
+  const zs = classNames.map((c) => 2 + tokenizer.encode(`a photo of a ${c}.`).length);
+  const zsBad = zs.findIndex((n) => n > contextLength);
+  if (zsBad >= 0) {
+    throw new Error(
+      `class "${classNames[zsBad]}": "a photo of a ${classNames[zsBad]}." is ${zs[zsBad]} ` +
+        `tokens with SOT/EOT, over this model's context length ${contextLength}; shorten the name`,
+    );
+  }
+  if (maxNCtx < 1) {
+    throw new Error(
+      `class "${name}" is ${lengths[longest]} tokens (with its "."): no context vector fits ` +
+        `this model's context length ${contextLength}; shorten the name`,
+    );
+  }
+  if (requested === "auto") {
+    const pick = N_CTX_CHOICES.find((n) => n <= maxNCtx) ?? maxNCtx;
+    return {
+      nCtx: pick,
+      maxNCtx,
+      ...(pick === N_CTX_CHOICES[0] ? {} : {
+        note: `n_ctx ${pick}: this model's context length is ${contextLength} and class ` +
+          `"${name}" takes ${lengths[longest]} tokens, so at most ${maxNCtx} context vectors fit`,
+      }),
+    };
+  }
+  if (!(Number.isInteger(requested) && requested >= 1)) {
+    throw new Error(`n_ctx ${requested}: expected a whole number >= 1`);
+  }
+  if (requested > maxNCtx) {
+    throw new Error(
+      `n_ctx ${requested} does not fit: the prompt for class "${name}" would be ` +
+        `${requested + 2 + lengths[longest]} tokens with SOT/EOT, over this model's context ` +
+        `length ${contextLength} (at most n_ctx ${maxNCtx} fits)`,
+    );
+  }
+  return { nCtx: requested, maxNCtx };
+}
+
 /** Initial context [C, M, Wt]: N(0, 0.02), or the embeddings of "a photo of a" for each class. */
 export async function initialContext(
   clip: Clip,

@@ -7,7 +7,7 @@ import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../clip/safetensors.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
-import { normalizeOnGpu } from "./images.ts";
+import { imageFeatures } from "./images.ts";
 import { promptFeatures, type PromptTokens, promptTokens } from "./prompts.ts";
 
 export interface Classification {
@@ -98,10 +98,11 @@ export class PurifiedClassifier {
     const R = this.clip.config.imageResolution;
     const probs = noGrad(() =>
       tidy(() => {
-        const x = pixels instanceof Tensor
-          ? pixels
-          : normalizeOnGpu(Tensor.from(pixels.pixels01, [pixels.n, 3, R, R]));
-        const img = l2Normalize(this.clip.encodeImage(x));
+        // [0, 1] pixels go through the tower in chunks (any number of images); a given tensor
+        // is the caller's, already on the GPU.
+        const img = pixels instanceof Tensor
+          ? l2Normalize(this.clip.encodeImage(pixels))
+          : imageFeatures(this.clip, { pixels: pixels.pixels01, n: pixels.n, size: R });
         const scale = exp(this.clip.param("logit_scale"));
         return softmax(mul(matmul(img, this.textFeatures, { transB: true }), scale));
       })

@@ -11,7 +11,7 @@ import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import { type ImageSet, writeAtomic, writePng } from "./images.ts";
 import { lossPlotSvg } from "./plot.ts";
 import type { Progress } from "./progress.ts";
-import { type ContextInit, initialContext, promptTokens } from "./prompts.ts";
+import { type ContextInit, fitContext, initialContext, promptTokens } from "./prompts.ts";
 import { PurifiedClassifier } from "./purified.ts";
 import {
   formatEpsilon,
@@ -19,10 +19,20 @@ import {
   invertTrigger,
   knownTriggerResult,
   predict,
+  type TriggerAttempt,
   triggerPicture,
   type TriggerSettings,
 } from "./trigger.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
+import {
+  ANOMALY_THRESHOLD,
+  searchTargets,
+  TARGET_SEARCH_DEFAULTS,
+  type TargetSearch,
+  type TargetSearchSettings,
+  type TargetVerdict,
+  targetVerdict,
+} from "./targets.ts";
 
 /** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
 export interface EvalAttack {
@@ -41,8 +51,16 @@ export interface CbptOptions {
   test?: { set: ImageSet; labels: number[] };
   attack?: EvalAttack;
   trigger: TriggerSettings;
+  /**
+   * Stage 1's search: "per-class" (default) inverts a targeted trigger for every class and names
+   * the one that needs the least (targets.ts); "untargeted" runs the contrastive inversion with
+   * the ε ladder (`trigger`), which goes to the model's sink on CLIPs with one.
+   */
+  search?: "per-class" | "untargeted";
+  targetSearch?: Partial<TargetSearchSettings>;
   tune: TuneSettings;
-  nCtx: number;
+  /** Context vectors per class, or "auto": the largest of 16, 8, 4 that fits (fitContext). */
+  nCtx: number | "auto";
   ctxInit: ContextInit;
   seed: number;
   outDir: string;
@@ -67,7 +85,15 @@ export interface CbptReport {
   model: { fingerprint: string; config: unknown };
   classes: string[];
   shots_total: number;
-  suspected_target: { index: number; name: string; share: number };
+  suspected_target: {
+    index: number;
+    name: string;
+    share: number;
+    /** "strong" when the per-class evidence singles the class out, "weak" otherwise. */
+    evidence?: "strong" | "weak";
+  };
+  /** Stage 1's per-class evidence (the scan's), when the per-class search ran. */
+  scan?: ScanReport;
   trigger: {
     kind: string;
     /** The additive trigger's bound, once the ladder stopped. */
@@ -83,6 +109,66 @@ export interface CbptReport {
   asr_after?: number | null;
   attack?: { name: string; target: string };
   seconds: number;
+}
+
+/** The per-class evidence and its verdict, as report.json and the scan write them. */
+export interface ScanReport {
+  verdict: TargetVerdict["verdict"];
+  target: string | null;
+  score: number;
+  threshold: number;
+  classes: {
+    name: string;
+    /** Rungs of the bound ladder (log2 of ε / first bound) at which the class is reached. */
+    level: number;
+    crossed: boolean;
+    anomaly: number;
+    shares: number[];
+  }[];
+  bounds: number[];
+  seconds: number;
+}
+
+export function scanReport(
+  s: TargetSearch,
+  v: TargetVerdict,
+  classNames: readonly string[],
+  settings: TargetSearchSettings,
+  threshold: number,
+): ScanReport {
+  return {
+    verdict: v.verdict,
+    target: v.target === null ? null : classNames[v.target],
+    score: v.score,
+    threshold,
+    classes: s.costs.map((c, k) => ({
+      name: classNames[k],
+      level: c.level,
+      crossed: c.crossed,
+      anomaly: s.anomaly[k],
+      shares: c.shares,
+    })),
+    bounds: settings.bounds,
+    seconds: s.seconds,
+  };
+}
+
+/** A few lines for stderr: each class's level and anomaly, cheapest first, and the verdict. */
+export function evidenceLines(r: ScanReport): string[] {
+  const order = r.classes.map((_, k) => k).sort((a, b) => r.classes[a].level - r.classes[b].level);
+  const b0 = r.bounds[0] * 255;
+  const lines = order.map((k) => {
+    const c = r.classes[k];
+    const eps = b0 * 2 ** c.level;
+    return `  ${c.name.padEnd(14)} reached at ε ≈ ${c.crossed ? "" : "> "}${eps.toFixed(1)}/255` +
+      `  anomaly ${c.anomaly.toFixed(2)}`;
+  });
+  const verdict = r.verdict === "backdoored"
+    ? `backdoored: "${r.target}" needs far less than the other classes (anomaly ` +
+      `${r.score.toFixed(2)} ≥ ${r.threshold})`
+    : `no evidence of a backdoor: no class stands out (highest anomaly ${r.score.toFixed(2)} < ` +
+      `${r.threshold})`;
+  return [...lines, verdict];
 }
 
 /** CA over the test set and ASR over its non-target images with the trigger applied. */
@@ -109,6 +195,10 @@ export async function runCbpt(
 ): Promise<{ report: CbptReport; classifier: PurifiedClassifier }> {
   const t0 = performance.now();
   const { clip, tokenizer, classNames } = o;
+  // Settings that cannot work with this model fail here, before any GPU work.
+  const fit = fitContext(tokenizer, classNames, clip.config.contextLength, o.nCtx);
+  if (fit.note) console.error(`prompts: ${fit.note}`);
+  const nCtx = fit.nCtx;
   await Deno.mkdir(o.outDir, { recursive: true });
   const text0 = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);
   let keyed: Tensor | null = null;
@@ -138,9 +228,39 @@ export async function runCbpt(
           (before.asr === null ? "" : `, ASR ${(100 * before.asr).toFixed(2)} %`),
       );
     }
-    const inv = o.knownTrigger
-      ? await knownTriggerResult(clip, o.knownTrigger, o.train.set, text0)
-      : await invertTrigger(
+    const climbMessage = (a: TriggerAttempt, next: number) =>
+      console.error(
+        `stage 1: at ε ${formatEpsilon(a.epsilon)} "${classNames[a.suspectedTarget]}" takes ` +
+          `${(100 * a.targetShare).toFixed(1)} % of the triggered images ` +
+          `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
+      );
+    let scan: ScanReport | undefined;
+    let inv: Awaited<ReturnType<typeof invertTrigger>>;
+    if (o.knownTrigger) {
+      inv = await knownTriggerResult(clip, o.knownTrigger, o.train.set, text0);
+    } else if ((o.search ?? "per-class") === "per-class") {
+      const st = { ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch };
+      const s = await searchTargets(
+        clip,
+        o.train.set,
+        o.train.labels,
+        text0,
+        st,
+        o.seed,
+        { progress: o.progress },
+      );
+      const v = targetVerdict(s);
+      scan = scanReport(s, v, classNames, st, ANOMALY_THRESHOLD);
+      console.error("stage 1: how little each class needs (per-class targeted triggers):");
+      for (const line of evidenceLines(scan)) console.error(`stage 1: ${line}`);
+      if (v.verdict !== "backdoored") {
+        console.error(
+          `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +
+            `"${classNames[s.cheapest]}"`,
+        );
+      }
+      // The trigger stage 2 tunes against: the contrastive inversion, aimed at the suspect.
+      inv = await invertTrigger(
         clip,
         o.train.set,
         o.train.labels,
@@ -148,16 +268,27 @@ export async function runCbpt(
         o.trigger,
         o.seed,
         o.progress,
-        (a, next) =>
-          console.error(
-            `stage 1: at ε ${formatEpsilon(a.epsilon)} the most triggered class, ` +
-              `"${classNames[a.suspectedTarget]}", takes ${(100 * a.targetShare).toFixed(1)} % ` +
-              `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
-          ),
+        climbMessage,
+        s.cheapest,
       );
+      inv = { ...inv, seconds: inv.seconds + s.seconds };
+    } else {
+      inv = await invertTrigger(
+        clip,
+        o.train.set,
+        o.train.labels,
+        text0,
+        o.trigger,
+        o.seed,
+        o.progress,
+        climbMessage,
+      );
+    }
     await writePng(join(o.outDir, "trigger.png"), triggerPicture(inv.trigger), inv.trigger.size);
+    const strength = scan ? (scan.verdict === "backdoored" ? "" : " (weak evidence)") : "";
     console.error(
-      `stage 1: suspected target "${classNames[inv.suspectedTarget]}" ` +
+      `stage 1: ${scan && scan.verdict !== "backdoored" ? "cheapest class" : "suspected target"} ` +
+        `"${classNames[inv.suspectedTarget]}"${strength} ` +
         `(${(100 * inv.targetShare).toFixed(1)} % of triggered images${
           inv.trigger.kind === "additive" && !o.knownTrigger
             ? `, ε ${formatEpsilon(inv.trigger.epsilon)}`
@@ -179,12 +310,12 @@ export async function runCbpt(
           `is not a plausible target, rerun with --epsilon-ladder none or a lower bound`,
       );
     }
-    const tokens = promptTokens(tokenizer, classNames, o.nCtx, clip.config.contextLength);
+    const tokens = promptTokens(tokenizer, classNames, nCtx, clip.config.contextLength);
     const init = await initialContext(
       clip,
       tokenizer,
       classNames.length,
-      o.nCtx,
+      nCtx,
       o.ctxInit,
       o.seed,
     );
@@ -206,12 +337,16 @@ export async function runCbpt(
         stopAfterEpochs: o.stopAfterEpochs,
       },
     );
-    const classifier = PurifiedClassifier.create(clip, tokenizer, classNames, tuned.ctx, o.nCtx);
+    const classifier = PurifiedClassifier.create(clip, tokenizer, classNames, tuned.ctx, nCtx);
     const settings = {
       // With a known trigger stage 1 did not run: its settings would describe nothing.
-      trigger: o.knownTrigger ? { known: o.knownTrigger.trigger.kind } : o.trigger,
+      trigger: o.knownTrigger
+        ? { known: o.knownTrigger.trigger.kind }
+        : (o.search ?? "per-class") === "per-class"
+        ? { search: "per-class", ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch }
+        : { search: "untargeted", ...o.trigger },
       tune: o.tune,
-      n_ctx: o.nCtx,
+      n_ctx: nCtx,
       ctx_init: o.ctxInit,
       seed: o.seed,
     };
@@ -236,7 +371,11 @@ export async function runCbpt(
         index: inv.suspectedTarget,
         name: classNames[inv.suspectedTarget],
         share: inv.targetShare,
+        ...(scan
+          ? { evidence: scan.verdict === "backdoored" ? "strong" as const : "weak" as const }
+          : {}),
       },
+      ...(scan ? { scan } : {}),
       trigger: {
         kind: inv.trigger.kind,
         ...(inv.trigger.kind === "additive" ? { epsilon: inv.trigger.epsilon } : {}),

@@ -6,6 +6,7 @@
 import {
   add,
   clamp,
+  crossEntropy,
   gatherRows,
   l2Normalize,
   matmul,
@@ -171,6 +172,12 @@ export async function invertTrigger(
   progress?: Progress,
   /** Called when a bound falls short and the ladder climbs to `next`. */
   onClimb?: (attempt: TriggerAttempt, next: number) => void,
+  /**
+   * A class the trigger must send images to (the per-class search's suspect): its zero-shot
+   * cross-entropy joins the contrastive loss, and its share decides the ladder, so the collapse
+   * goes to that class rather than to the model's sink.
+   */
+  target?: number,
 ): Promise<InversionResult> {
   const t0 = performance.now();
   const bounds = settings.kind === "additive"
@@ -197,6 +204,7 @@ export async function invertTrigger(
         {
           progress,
           label,
+          target,
         },
       );
       attempts.push({
@@ -225,9 +233,10 @@ async function invertOnce(
   classText: Tensor,
   settings: TriggerSettings,
   seed: number,
-  io: { progress?: Progress; label?: string },
+  io: { progress?: Progress; label?: string; target?: number },
 ): Promise<Omit<InversionResult, "attempts">> {
-  const { progress, label = "stage 1 (trigger)" } = io;
+  const { progress, label = "stage 1 (trigger)", target: aim } = io;
+  const scale = aim === undefined ? 0 : Math.exp((await clip.param("logit_scale").toArray())[0]);
   const t0 = performance.now();
   const R = set.size;
   const rand = seededRandom(seed);
@@ -282,6 +291,10 @@ async function invertOnce(
         const cleanRows = noGrad(() => gatherRows(clean, idx));
         let l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), settings.tau);
         if (settings.kind === "mask") l = add(l, mul(mean(sigmoid(params[0])), settings.maskL1));
+        if (aim !== undefined) {
+          const logits = mul(matmul(trig, classText, { transB: true }), scale);
+          l = add(l, crossEntropy(logits, Array(B).fill(aim)));
+        }
         l.backward();
         opt.step();
         opt.zeroGrad();
@@ -302,7 +315,7 @@ async function invertOnce(
   for (const p of params) p.dispose();
   opt.dispose();
   const shares = await triggeredShares(clip, host, set, classText);
-  const target = shares.indexOf(Math.max(...shares));
+  const target = aim ?? shares.indexOf(Math.max(...shares));
   return {
     trigger: host,
     suspectedTarget: target,

@@ -1,0 +1,253 @@
+// Which class does a backdoor send images to? For every class c, a targeted universal trigger is
+// inverted on the few-shot images of the *other* classes, under an L∞ bound that climbs a ladder
+// (2/255, 4/255, …); the class's cost is the first bound at which its trigger sends `success` of
+// those images to c. A backdoor's target needs far less than the others (Neural Cleanse's premise,
+// with an L∞ ladder instead of a mask norm), so the evidence is each class's cost against the
+// median of the rest, in robust standard deviations (the anomaly index over log2 bounds).
+//
+// Why per class and targeted: an untargeted universal perturbation of a small CLIP goes to the
+// model's sink (on the lab's CLEAN model "bag" takes 100 % at 16/255), so the class it lands in
+// says nothing about a backdoor. The sink is cheap here too, but a planted target is cheaper.
+
+import {
+  add,
+  clamp,
+  crossEntropy,
+  l2Normalize,
+  matmul,
+  mul,
+  reshape,
+} from "../autograd/ops/index.ts";
+import { Adam, linfBall } from "../autograd/optim.ts";
+import { readTensors, Tensor, tidy } from "../autograd/tensor.ts";
+import type { Clip } from "../clip/model.ts";
+import { type ImageSet, normalizeOnGpu, seededRandom, subset } from "./images.ts";
+import { type Progress, progressLine } from "./progress.ts";
+import type { HostTrigger } from "./trigger.ts";
+import { predict } from "./trigger.ts";
+
+export interface TargetSearchSettings {
+  /** L∞ bounds tried in turn, ascending, in [0, 1] pixel units (a factor 2 apart). */
+  bounds: number[];
+  /** Adam steps per bound and class. */
+  stepsPerBound: number;
+  /** Images of the other classes per class and step. */
+  batchPerClass: number;
+  /** Adam's step as a fraction of the current bound. */
+  lrScale: number;
+  /** Share of the other classes' images whose crossing defines a class's cost. */
+  crossing: number;
+}
+
+export const TARGET_SEARCH_DEFAULTS: TargetSearchSettings = {
+  bounds: [2, 4, 8, 16, 32, 64, 128].map((k) => k / 255),
+  stepsPerBound: 25,
+  batchPerClass: 8,
+  lrScale: 0.125,
+  crossing: 0.5,
+};
+
+export interface ClassCost {
+  /**
+   * Rungs above the first bound (log2 of ε/ε₀) at which the class's trigger sends `crossing` of
+   * the other classes' images to it, interpolated between rungs on the logit of the share; past
+   * the last rung tried (a lower bound) when it never got there.
+   */
+  level: number;
+  /** False when the class never reached `crossing`: its level is only a lower bound. */
+  crossed: boolean;
+  /** Share of the other classes' images sent to the class at each bound tried, in order. */
+  shares: number[];
+}
+
+export interface TargetSearch {
+  costs: ClassCost[];
+  /** The cheapest class's trigger at the last bound it was tried at (the scan's picture). */
+  trigger: HostTrigger;
+  /** Its share of the other classes' images at that bound. */
+  triggerShare: number;
+  /** The class with the lowest level. */
+  cheapest: number;
+  /** Anomaly index of each class: (median − level) / (1.4826 · MAD), large when it needs less. */
+  anomaly: number[];
+  seconds: number;
+}
+
+/** Anomaly index on the low side (Neural Cleanse's, over levels): large when a class needs less. */
+export function anomalyIndex(levels: readonly number[], madFloor = MAD_FLOOR): number[] {
+  const med = median(levels);
+  const mad = Math.max(median(levels.map((x) => Math.abs(x - med))), madFloor);
+  return levels.map((x) => (med - x) / (1.4826 * mad));
+}
+
+/**
+ * The anomaly index from which a class counts as a backdoor's target (Neural Cleanse's 2). On the
+ * lab's clean model the cheapest class ("bag", the model's sink) scored 1.4; planted targets 2.0–4.2
+ * (docs/scan.md has the zoo).
+ */
+export const ANOMALY_THRESHOLD = 2;
+
+/** The verdict the evidence supports. */
+export interface TargetVerdict {
+  verdict: "backdoored" | "no evidence";
+  /** The suspected target when the verdict is "backdoored", else null. */
+  target: number | null;
+  /** The cheapest class's anomaly index. */
+  score: number;
+}
+
+export function targetVerdict(s: TargetSearch, threshold = ANOMALY_THRESHOLD): TargetVerdict {
+  const score = s.anomaly[s.cheapest];
+  return score >= threshold
+    ? { verdict: "backdoored", target: s.cheapest, score }
+    : { verdict: "no evidence", target: null, score };
+}
+
+/** The smallest MAD, in rungs: keeps the index finite when most classes cost the same. */
+export const MAD_FLOOR = 0.1;
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b), n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/**
+ * Where the share crosses `at`, in rungs, from the shares at rungs 0, 1, …: linear in the logit
+ * of the share between the last rung below and the first at or above (shares clipped by half an
+ * image, `n` images). Past the last rung (not crossed): its index + 1.
+ */
+export function crossingLevel(shares: readonly number[], at: number, n: number): number {
+  const eps = 0.5 / Math.max(n, 1);
+  const logit = (p: number) => {
+    const q = Math.min(1 - eps, Math.max(eps, p));
+    return Math.log(q / (1 - q));
+  };
+  const k = shares.findIndex((s) => s >= at);
+  if (k < 0) return shares.length;
+  if (k === 0) return 0;
+  const a = logit(shares[k - 1]), b = logit(shares[k]), t = logit(at);
+  return k - 1 + (b > a ? (t - a) / (b - a) : 1);
+}
+
+/**
+ * Inverts one targeted trigger per class, all classes in one batch, climbing the bound ladder; a
+ * class leaves the batch once it reaches `crossing`.
+ */
+export async function searchTargets(
+  clip: Clip,
+  set: ImageSet,
+  labels: readonly number[],
+  classText: Tensor,
+  settings: TargetSearchSettings,
+  seed: number,
+  io: { progress?: Progress } = {},
+): Promise<TargetSearch> {
+  const t0 = performance.now();
+  const C = classText.shape[0], R = set.size, m = 3 * R * R;
+  const rand = seededRandom(seed);
+  const scale = Math.exp((await clip.param("logit_scale").toArray())[0]);
+  const others = Array.from(
+    { length: C },
+    (_, c) => labels.map((y, i) => (y === c ? -1 : i)).filter((i) => i >= 0),
+  );
+  const shares: number[][] = Array.from({ length: C }, () => []);
+  const deltas = Array.from({ length: C }, () => new Float32Array(m));
+  const bounds = settings.bounds;
+  const totalSteps = bounds.length * settings.stepsPerBound;
+  let done = 0;
+
+  /** One rung for `active` classes at bound `eps`: optimise, then measure each share. */
+  const rung = async (active: number[], eps: number, label: string): Promise<number[]> => {
+    const K = active.length, B = settings.batchPerClass;
+    const init = new Float32Array(K * m);
+    active.forEach((c, j) => init.set(deltas[c], j * m));
+    const delta = Tensor.from(init, [K, 1, 3, R, R], { requiresGrad: true });
+    const opt = new Adam([delta], { lr: settings.lrScale * eps, project: linfBall(eps) });
+    const targets = active.flatMap((c) => Array(B).fill(c));
+    try {
+      for (let s = 1; s <= settings.stepsPerBound; s++) {
+        const idx = active.flatMap((c) =>
+          Array.from({ length: B }, () => others[c][Math.floor(rand() * others[c].length)])
+        );
+        const batch = subset(set, idx);
+        tidy(() => {
+          const x = reshape(Tensor.from(batch.pixels, [K * B, 3, R, R]), [K, B, 3, R, R]);
+          const xt = reshape(clamp(add(x, delta), 0, 1), [K * B, 3, R, R]);
+          const f = l2Normalize(clip.encodeImage(normalizeOnGpu(xt)));
+          const loss = crossEntropy(mul(matmul(f, classText, { transB: true }), scale), targets);
+          loss.backward();
+          opt.step();
+          opt.zeroGrad();
+        });
+        done++;
+        io.progress?.(...progressLine(label, done, Math.max(done, totalSteps), null, t0));
+      }
+      const [host] = await readTensors([delta]);
+      active.forEach((c, j) => (deltas[c] = host.slice(j * m, (j + 1) * m)));
+    } finally {
+      delta.dispose();
+      opt.dispose();
+    }
+    // Each class's share on all of the other classes' images (forward only, chunked).
+    const n = active.reduce((a, c) => a + others[c].length, 0);
+    const pix = new Float32Array(n * m);
+    let at = 0;
+    for (const c of active) {
+      for (const i of others[c]) {
+        const src = set.pixels.subarray(i * m, (i + 1) * m), d = deltas[c];
+        for (let q = 0; q < m; q++) pix[at * m + q] = Math.min(1, Math.max(0, src[q] + d[q]));
+        at++;
+      }
+    }
+    const preds = await predict(clip, { pixels: pix, n, size: R }, classText);
+    at = 0;
+    return active.map((c) => {
+      let hit = 0;
+      for (let q = 0; q < others[c].length; q++) if (preds[at + q] === c) hit++;
+      at += others[c].length;
+      return hit / others[c].length;
+    });
+  };
+
+  let active = Array.from({ length: C }, (_, c) => c).filter((c) => others[c].length > 0);
+  let tried = 0;
+  for (const eps of bounds) {
+    if (active.length === 0) break;
+    tried++;
+    const label = `stage 1 (per-class triggers, ε ${formatBound(eps)}, ${active.length} classes)`;
+    const got = await rung(active, eps, label);
+    active.forEach((c, j) => shares[c].push(got[j]));
+    active = active.filter((_, j) => got[j] < settings.crossing);
+  }
+  const costs: ClassCost[] = shares.map((sh, c) => {
+    const crossed = sh.some((s) => s >= settings.crossing);
+    // A class that left early is padded with its last share (it stopped climbing).
+    const level = crossed
+      ? crossingLevel(sh, settings.crossing, others[c].length)
+      : Math.max(tried, sh.length);
+    return { level, crossed, shares: sh };
+  });
+  const anomaly = anomalyIndex(costs.map((c) => c.level));
+  let cheapest = 0;
+  for (let c = 1; c < C; c++) if (costs[c].level < costs[cheapest].level) cheapest = c;
+
+  const k = costs[cheapest].shares.length - 1;
+  return {
+    costs,
+    trigger: {
+      kind: "additive",
+      size: R,
+      epsilon: bounds[Math.max(k, 0)],
+      delta: deltas[cheapest],
+    },
+    triggerShare: costs[cheapest].shares[k] ?? 0,
+    cheapest,
+    anomaly,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+function formatBound(e: number): string {
+  const k = e * 255;
+  return Math.abs(k - Math.round(k)) < 1e-6 ? `${Math.round(k)}/255` : String(e);
+}

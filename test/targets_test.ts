@@ -1,0 +1,211 @@
+// Stage 1's per-class target search and the checks that CLIPs unlike the lab's need: the prompt
+// context checked before any work, image batches of any size in chunks, and a planted target
+// that is not the class a universal perturbation drifts to.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadClip } from "../src/clip/index.ts";
+import type { Clip } from "../src/clip/model.ts";
+import { CLIP_ARCHS } from "../src/clip/config.ts";
+import { ONE_TEMPLATE } from "../src/clip/templates.ts";
+import { ClipTokenizer } from "../src/clip/tokenizer.ts";
+import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
+import { imageChunk } from "../src/cbpt/images.ts";
+import { fitContext } from "../src/cbpt/prompts.ts";
+import { PurifiedClassifier } from "../src/cbpt/purified.ts";
+import {
+  anomalyIndex,
+  crossingLevel,
+  searchTargets,
+  TARGET_SEARCH_DEFAULTS,
+  targetVerdict,
+} from "../src/cbpt/targets.ts";
+import { invertTrigger, predict, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
+import { fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
+import { rt } from "../src/gpu/runtime.ts";
+import { FMNIST_CLASSES } from "../src/lab/fmnist.ts";
+import { makeRandomClip } from "../scripts/make-random-clip.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+
+Deno.test("crossingLevel interpolates the logit of the share between rungs", () => {
+  assert.equal(crossingLevel([0.6], 0.5, 100), 0);
+  assert.equal(crossingLevel([0.1, 0.2], 0.5, 100), 2, "never crossed: past the last rung");
+  // Symmetric logits around 0.5 cross half-way.
+  assert.ok(Math.abs(crossingLevel([0.01, 0.2, 0.8], 0.5, 100) - 1.5) < 1e-9);
+  const x = crossingLevel([0.05, 0.3, 0.99], 0.5, 144);
+  assert.ok(x > 1 && x < 1.5, `${x}`);
+});
+
+Deno.test("anomalyIndex: the class that needs much less stands out, a flat field does not", () => {
+  const a = anomalyIndex([1.6, 2.5, 2.9, 2.9, 2.5, 2.7, 2.4, 2.7, 2.5, 2.7]);
+  assert.ok(a[0] > 3, `${a[0]}`);
+  assert.ok(a.slice(1).every((x) => x < 2), `${a}`);
+  const flat = anomalyIndex([3, 3, 3, 3, 3]);
+  assert.ok(flat.every((x) => x === 0));
+});
+
+Deno.test("fitContext: n_ctx is picked for a short text context; one that cannot fit fails", async () => {
+  const tok = await ClipTokenizer.fromDir(join(fixturesDir(), "clean"));
+  const longest = Math.max(...FMNIST_CLASSES.map((c) => tok.encode(`${c}.`).length));
+  const fit = fitContext(tok, FMNIST_CLASSES, 16, "auto");
+  assert.equal(fit.maxNCtx, 16 - 2 - longest);
+  assert.equal(fit.nCtx, 8);
+  assert.match(fit.note ?? "", /context length is 16/);
+  assert.deepEqual(fitContext(tok, FMNIST_CLASSES, 32, "auto"), {
+    nCtx: 16,
+    maxNCtx: 30 - longest,
+  });
+  assert.throws(
+    () => fitContext(tok, FMNIST_CLASSES, 16, 16),
+    /n_ctx 16 does not fit: the prompt for class ".+" would be \d+ tokens .* context length 16/,
+  );
+  assert.throws(
+    () => fitContext(tok, FMNIST_CLASSES, 8, "auto"),
+    /"a photo of a .*" is \d+ tokens/,
+  );
+});
+
+/** A width-128, 4-layer ViT at 28 px with patch 4 and a 16-token context (random weights). */
+async function wideSmallClip(): Promise<{ clip: Clip; tok: ClipTokenizer; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "antidote-w128-" });
+  const tok = await ClipTokenizer.fromDir(join(fixturesDir(), "clean"));
+  await makeRandomClip({
+    arch: "tiny",
+    format: "hf",
+    out: dir,
+    seed: 2,
+    config: {
+      embedDim: 64,
+      imageResolution: 28,
+      visionPatchSize: 4,
+      visionWidth: 128,
+      visionLayers: 4,
+      visionHeads: 2,
+      contextLength: 16,
+      vocabSize: tok.vocabSize,
+      transformerWidth: 64,
+      transformerHeads: 2,
+      transformerLayers: 2,
+    },
+  });
+  await Deno.copyFile(join(fixturesDir(), "clean", "tokenizer.json"), join(dir, "tokenizer.json"));
+  return { clip: await loadClip(dir), tok, dir };
+}
+
+Deno.test("purify.ts: an n_ctx that cannot fit the model's context fails before any work", async () => {
+  const { clip, dir } = await wideSmallClip();
+  clip.dispose();
+  const classes = join(dir, "classes.txt");
+  await Deno.writeTextFile(classes, FMNIST_CLASSES.join("\n"));
+  try {
+    const t0 = performance.now();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${root}scripts/purify.ts`,
+        "--model",
+        dir,
+        "--classes",
+        classes,
+        "--train",
+        join(dir, "no-such-folder"),
+        "--n-ctx",
+        "16",
+        "--out",
+        join(dir, "out"),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.notEqual(out.code, 0);
+    assert.match(stderr, /n_ctx 16 does not fit/);
+    assert.doesNotMatch(stderr, /stage 1|loading \d+ training images/);
+    assert.ok(performance.now() - t0 < 60_000, "failed in seconds");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("2,500 test images through a width-128 ViT at 28 px: predict and classify in chunks", async () => {
+  const { clip, tok, dir } = await wideSmallClip();
+  try {
+    const N = 2500, R = 28, m = 3 * R * R;
+    const pixels = new Float32Array(N * m);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = ((i * 2654435761) >>> 0) / 4294967296;
+    const fit = fitContext(tok, FMNIST_CLASSES, 16, "auto");
+    const C = FMNIST_CLASSES.length, Wt = clip.config.transformerWidth;
+    const ctx = new Float32Array(C * fit.nCtx * Wt).map((_, i) => 0.02 * Math.sin(i));
+    const pc = PurifiedClassifier.create(clip, tok, FMNIST_CLASSES, ctx, fit.nCtx);
+    // One tower call for all 2,500 images needs a 256 MB binding (50 tokens × 512 × 4 B each).
+    const { labels, probs } = await pc.classify({ pixels01: pixels, n: N });
+    assert.equal(labels.length, N);
+    assert.ok(probs.every(Number.isFinite));
+    const text = zeroShotClassifier(clip, tok, FMNIST_CLASSES, ONE_TEMPLATE);
+    const zs = await predict(clip, { pixels, n: N, size: R }, text);
+    assert.equal(zs.length, N);
+    text.dispose();
+    pc.dispose();
+  } finally {
+    clip.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("imageChunk keeps a ViT-B/32's and an RN50's activations inside one binding", () => {
+  for (const arch of ["ViT-B/32", "ViT-L/14", "RN50"] as const) {
+    const config = CLIP_ARCHS[arch];
+    const k = imageChunk({ config } as Clip);
+    const t = (config.imageResolution / config.visionPatchSize) ** 2 + 1;
+    const perImage = config.visionKind === "vit"
+      ? 4 * Math.max(t * 4 * config.visionWidth, config.visionHeads * t * t)
+      : 4 * 4 * config.visionWidth * (config.imageResolution / 4) ** 2;
+    assert.ok(k >= 1 && k * perImage <= rt().maxBinding, `${arch}: ${k} images`);
+  }
+});
+
+Deno.test("stage 1 names a planted non-bag target where the clean twin drifts to bag", async () => {
+  // The lab's clean model: an untargeted universal perturbation goes to its sink, "bag".
+  const cleanDir = join(fixturesDir(), "clean");
+  const clip0 = await loadClip(cleanDir);
+  const tok = await ClipTokenizer.fromDir(cleanDir);
+  const fx = await loadFixture("blended-sandal");
+  const text0 = zeroShotClassifier(clip0, tok, fx.classNames, ONE_TEMPLATE);
+  const drift = await invertTrigger(clip0, fx.train.set, fx.train.labels, text0, {
+    ...TRIGGER_DEFAULTS,
+    epsilonLadder: [],
+    steps: 60,
+    batch: 32,
+  }, 1);
+  console.log(
+    `  clean model, untargeted: "${fx.classNames[drift.suspectedTarget]}" ` +
+      `${(100 * drift.targetShare).toFixed(0)} %`,
+  );
+  assert.equal(fx.classNames[drift.suspectedTarget], "bag");
+  text0.dispose();
+  clip0.dispose();
+
+  // The Blended model toward "sandal": the per-class search names sandal, strongly.
+  const text = zeroShotClassifier(fx.clip, fx.tokenizer, fx.classNames, ONE_TEMPLATE);
+  const s = await searchTargets(
+    fx.clip,
+    fx.train.set,
+    fx.train.labels,
+    text,
+    TARGET_SEARCH_DEFAULTS,
+    1,
+  );
+  const v = targetVerdict(s);
+  console.log(
+    `  blended-sandal: ${
+      s.costs.map((c, k) => `${fx.classNames[k]} ${c.level.toFixed(2)}`).join(", ")
+    }; anomaly ${v.score.toFixed(2)}`,
+  );
+  assert.equal(fx.record.target, "sandal");
+  assert.equal(fx.classNames[s.cheapest], "sandal");
+  assert.equal(v.verdict, "backdoored");
+  text.dispose();
+  fx.clip.dispose();
+});
