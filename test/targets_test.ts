@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { initGpu } from "../mod.ts";
 import { loadClip } from "../src/clip/index.ts";
 import type { Clip } from "../src/clip/model.ts";
 import { CLIP_ARCHS } from "../src/clip/config.ts";
@@ -20,12 +21,13 @@ import {
   TARGET_SEARCH_DEFAULTS,
   targetVerdict,
 } from "../src/cbpt/targets.ts";
-import { invertTrigger, predict, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
+import { invertTrigger, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
 import { fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { FMNIST_CLASSES } from "../src/lab/fmnist.ts";
 import { makeRandomClip } from "../scripts/make-random-clip.ts";
 
+await initGpu();
 const root = new URL("../", import.meta.url).pathname;
 
 Deno.test("crossingLevel interpolates the logit of the share between rungs", () => {
@@ -66,8 +68,10 @@ Deno.test("fitContext: n_ctx is picked for a short text context; one that cannot
   );
 });
 
-/** A width-128, 4-layer ViT at 28 px with patch 4 and a 16-token context (random weights). */
-async function wideSmallClip(): Promise<{ clip: Clip; tok: ClipTokenizer; dir: string }> {
+/** A width-128 ViT at 28 px with patch 4 and a 16-token context (random weights). */
+async function wideSmallClip(
+  visionLayers = 1,
+): Promise<{ clip: Clip; tok: ClipTokenizer; dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "antidote-w128-" });
   const tok = await ClipTokenizer.fromDir(join(fixturesDir(), "clean"));
   await makeRandomClip({
@@ -80,7 +84,7 @@ async function wideSmallClip(): Promise<{ clip: Clip; tok: ClipTokenizer; dir: s
       imageResolution: 28,
       visionPatchSize: 4,
       visionWidth: 128,
-      visionLayers: 4,
+      visionLayers,
       visionHeads: 2,
       contextLength: 16,
       vocabSize: tok.vocabSize,
@@ -129,7 +133,7 @@ Deno.test("purify.ts: an n_ctx that cannot fit the model's context fails before 
   }
 });
 
-Deno.test("2,500 test images through a width-128 ViT at 28 px: predict and classify in chunks", async () => {
+Deno.test("2,500 test images through a width-128 ViT at 28 px: classified in chunks", async () => {
   const { clip, tok, dir } = await wideSmallClip();
   try {
     const N = 2500, R = 28, m = 3 * R * R;
@@ -143,10 +147,6 @@ Deno.test("2,500 test images through a width-128 ViT at 28 px: predict and class
     const { labels, probs } = await pc.classify({ pixels01: pixels, n: N });
     assert.equal(labels.length, N);
     assert.ok(probs.every(Number.isFinite));
-    const text = zeroShotClassifier(clip, tok, FMNIST_CLASSES, ONE_TEMPLATE);
-    const zs = await predict(clip, { pixels, n: N, size: R }, text);
-    assert.equal(zs.length, N);
-    text.dispose();
     pc.dispose();
   } finally {
     clip.dispose();
@@ -208,4 +208,27 @@ Deno.test("stage 1 names a planted non-bag target where the clean twin drifts to
   assert.equal(v.verdict, "backdoored");
   text.dispose();
   fx.clip.dispose();
+});
+
+Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward bag on BadNet", async () => {
+  for (
+    const [fixture, verdict, target] of [["clean", "no evidence", null], [
+      "badnet",
+      "backdoored",
+      "bag",
+    ]]
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}scripts/scan.ts`, "--fixture", fixture!, "--json"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    console.log(`  ${fixture}: ${r.verdict}, target ${r.target}, score ${r.score.toFixed(2)}`);
+    assert.equal(r.verdict, verdict, stderr);
+    assert.equal(r.target, target);
+    assert.match(stderr, /reached at ε ≈/);
+  }
 });

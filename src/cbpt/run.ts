@@ -28,11 +28,10 @@ import {
   ANOMALY_THRESHOLD,
   searchTargets,
   TARGET_SEARCH_DEFAULTS,
-  type TargetSearch,
   type TargetSearchSettings,
-  type TargetVerdict,
   targetVerdict,
 } from "./targets.ts";
+import { evidenceLines, type ScanReport, scanReport } from "./scan.ts";
 
 /** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
 export interface EvalAttack {
@@ -109,66 +108,6 @@ export interface CbptReport {
   asr_after?: number | null;
   attack?: { name: string; target: string };
   seconds: number;
-}
-
-/** The per-class evidence and its verdict, as report.json and the scan write them. */
-export interface ScanReport {
-  verdict: TargetVerdict["verdict"];
-  target: string | null;
-  score: number;
-  threshold: number;
-  classes: {
-    name: string;
-    /** Rungs of the bound ladder (log2 of ε / first bound) at which the class is reached. */
-    level: number;
-    crossed: boolean;
-    anomaly: number;
-    shares: number[];
-  }[];
-  bounds: number[];
-  seconds: number;
-}
-
-export function scanReport(
-  s: TargetSearch,
-  v: TargetVerdict,
-  classNames: readonly string[],
-  settings: TargetSearchSettings,
-  threshold: number,
-): ScanReport {
-  return {
-    verdict: v.verdict,
-    target: v.target === null ? null : classNames[v.target],
-    score: v.score,
-    threshold,
-    classes: s.costs.map((c, k) => ({
-      name: classNames[k],
-      level: c.level,
-      crossed: c.crossed,
-      anomaly: s.anomaly[k],
-      shares: c.shares,
-    })),
-    bounds: settings.bounds,
-    seconds: s.seconds,
-  };
-}
-
-/** A few lines for stderr: each class's level and anomaly, cheapest first, and the verdict. */
-export function evidenceLines(r: ScanReport): string[] {
-  const order = r.classes.map((_, k) => k).sort((a, b) => r.classes[a].level - r.classes[b].level);
-  const b0 = r.bounds[0] * 255;
-  const lines = order.map((k) => {
-    const c = r.classes[k];
-    const eps = b0 * 2 ** c.level;
-    return `  ${c.name.padEnd(14)} reached at ε ≈ ${c.crossed ? "" : "> "}${eps.toFixed(1)}/255` +
-      `  anomaly ${c.anomaly.toFixed(2)}`;
-  });
-  const verdict = r.verdict === "backdoored"
-    ? `backdoored: "${r.target}" needs far less than the other classes (anomaly ` +
-      `${r.score.toFixed(2)} ≥ ${r.threshold})`
-    : `no evidence of a backdoor: no class stands out (highest anomaly ${r.score.toFixed(2)} < ` +
-      `${r.threshold})`;
-  return [...lines, verdict];
 }
 
 /** CA over the test set and ASR over its non-target images with the trigger applied. */

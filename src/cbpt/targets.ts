@@ -64,6 +64,8 @@ export interface TargetSearch {
   costs: ClassCost[];
   /** The cheapest class's trigger at the last bound it was tried at (the scan's picture). */
   trigger: HostTrigger;
+  /** Every class's trigger at the last bound it was tried at. */
+  triggers: HostTrigger[];
   /** Its share of the other classes' images at that bound. */
   triggerShare: number;
   /** The class with the lowest level. */
@@ -240,6 +242,12 @@ export async function searchTargets(
       epsilon: bounds[Math.max(k, 0)],
       delta: deltas[cheapest],
     },
+    triggers: deltas.map((delta, c) => ({
+      kind: "additive" as const,
+      size: R,
+      epsilon: bounds[Math.max(shares[c].length - 1, 0)],
+      delta,
+    })),
     triggerShare: costs[cheapest].shares[k] ?? 0,
     cheapest,
     anomaly,

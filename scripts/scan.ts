@@ -1,0 +1,148 @@
+// Is this CLIP backdoored, and toward which class? For every class a targeted trigger is
+// inverted on a few clean images of the other classes while its L∞ bound climbs; a backdoor's
+// target needs far less than the rest (src/cbpt/targets.ts, docs/scan.md). The evidence goes to
+// stderr, the verdict to stdout (one JSON object with --json), and with --out a report.json,
+// evidence.csv and every class's trigger picture.
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { loadClip, runWithGpu } from "../mod.ts";
+import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
+import { stderrProgress } from "../src/cbpt/progress.ts";
+import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
+import { triggerPicture } from "../src/cbpt/trigger.ts";
+import { type ImageSet, writeAtomic, writePng } from "../src/cbpt/images.ts";
+import { fixturesDir } from "../src/cbpt/demo.ts";
+import { loadFixtureSet } from "../src/lab/fixtures.ts";
+import { ClipTokenizer } from "../src/clip/tokenizer.ts";
+import { loadTokenizer } from "./common.ts";
+
+const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --classes FILE
+         [--shots 16] [--seed 1] [--vocab PATH] [--json] [--out DIR] [--threshold 2]
+         [--search-steps 25] [--search-batch 8]
+       deno run -A scripts/scan.ts --fixture clean|badnet|...   (a lab model and its 16 shots)`;
+
+const str = { type: "string" } as const;
+let values;
+try {
+  ({ values } = parseArgs({
+    args: Deno.args,
+    options: {
+      model: str,
+      train: str,
+      classes: str,
+      fixture: str,
+      shots: { type: "string", default: "16" },
+      seed: { type: "string", default: "1" },
+      vocab: str,
+      json: { type: "boolean" },
+      out: str,
+      threshold: str,
+      "search-steps": str,
+      "search-batch": str,
+      help: { type: "boolean", short: "h" },
+    },
+  }));
+} catch (e) {
+  console.error(`error: ${(e as Error).message} (--help lists the flags)`);
+  Deno.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+
+function whole(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min) {
+    console.error(`error: --${name} ${v}: expected a whole number >= ${min}`);
+    Deno.exit(2);
+  }
+  return x;
+}
+const shots = whole("shots", values.shots, 0)!;
+const seed = whole("seed", values.seed, 0)!;
+const steps = whole("search-steps", values["search-steps"], 1);
+const batch = whole("search-batch", values["search-batch"], 1);
+const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+if (threshold !== undefined && !Number.isFinite(threshold)) {
+  console.error(`error: --threshold ${values.threshold}: expected a number`);
+  Deno.exit(2);
+}
+if (!values.fixture && !(values.model && values.train && values.classes)) {
+  console.error(`error: --model, --train and --classes go together (or --fixture)\n${USAGE}`);
+  Deno.exit(2);
+}
+
+await runWithGpu(async () => {
+  let model: string, classNames: string[], train: { set: ImageSet; labels: number[] };
+  let clip, tokenizer;
+  if (values.fixture) {
+    model = join(fixturesDir(), values.fixture);
+    clip = await loadClip(model);
+    tokenizer = await ClipTokenizer.fromDir(model);
+    const R = clip.config.imageResolution;
+    const few = await loadFixtureSet(join(fixturesDir(), "data", "fewshot.safetensors"), R);
+    classNames = few.classNames;
+    train = { set: { pixels: few.images01, n: few.n, size: R }, labels: few.labels };
+  } else {
+    model = values.model!;
+    classNames = await readClassNames(values.classes!);
+    clip = await loadClip(model);
+    tokenizer = await loadTokenizer(model, values.vocab);
+    const items = fewShot(await listLabelled(values.train!, classNames), shots, seed);
+    console.error(`loading ${items.length} training images ...`);
+    const l = await loadLabelled(items, clip.config.imageResolution);
+    train = { set: l.set, labels: l.labels };
+  }
+  const r = await scanModel({
+    clip,
+    tokenizer,
+    classNames,
+    train,
+    seed,
+    threshold,
+    settings: {
+      ...(steps ? { stepsPerBound: steps } : {}),
+      ...(batch ? { batchPerClass: batch } : {}),
+    },
+    progress: stderrProgress(1000),
+  });
+  console.error("how little each class needs (per-class targeted triggers):");
+  for (const line of evidenceLines(r.report)) console.error(line);
+  if (values.out) {
+    const out = values.out;
+    await Deno.mkdir(join(out, "triggers"), { recursive: true });
+    await writeAtomic(
+      join(out, "report.json"),
+      JSON.stringify({ model, seed, shots_total: train.set.n, ...r.report }, null, 2) + "\n",
+    );
+    const rows = r.report.classes.map((c) =>
+      [JSON.stringify(c.name), c.level.toFixed(4), c.crossed, c.anomaly.toFixed(4)].join(",")
+    );
+    await writeAtomic(
+      join(out, "evidence.csv"),
+      ["class,level,crossed,anomaly", ...rows].join("\n") + "\n",
+    );
+    for (const [k, t] of r.search.triggers.entries()) {
+      const name = classNames[k].replace(/[^A-Za-z0-9_-]+/g, "_");
+      await writePng(join(out, "triggers", `${k}-${name}.png`), triggerPicture(t), t.size);
+    }
+  }
+  const summary = {
+    verdict: r.verdict,
+    target: r.target,
+    score: r.score,
+    seconds: r.report.seconds,
+  };
+  if (values.json) console.log(JSON.stringify(summary));
+  else {
+    console.log(
+      r.verdict === "backdoored"
+        ? `backdoored: target "${r.target}" (anomaly ${r.score.toFixed(2)})`
+        : `no evidence of a backdoor (highest anomaly ${r.score.toFixed(2)})`,
+    );
+  }
+  clip.dispose();
+});

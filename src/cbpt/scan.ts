@@ -1,0 +1,137 @@
+// The scan: "is this checkpoint backdoored, and toward which class?" It is stage 1's per-class
+// search (targets.ts) on its own: each class's cost, the anomaly index, and the verdict, with
+// the evidence as data for report.json and as lines for a person.
+
+import type { Tensor } from "../autograd/tensor.ts";
+import type { Clip } from "../clip/model.ts";
+import { ONE_TEMPLATE } from "../clip/templates.ts";
+import type { ClipTokenizer } from "../clip/tokenizer.ts";
+import { zeroShotClassifier } from "../clip/zeroshot.ts";
+import type { ImageSet } from "./images.ts";
+import type { Progress } from "./progress.ts";
+import { fitContext } from "./prompts.ts";
+import {
+  ANOMALY_THRESHOLD,
+  searchTargets,
+  TARGET_SEARCH_DEFAULTS,
+  type TargetSearch,
+  type TargetSearchSettings,
+  type TargetVerdict,
+  targetVerdict,
+} from "./targets.ts";
+
+/** The per-class evidence and its verdict, as report.json and the scan write them. */
+export interface ScanReport {
+  verdict: TargetVerdict["verdict"];
+  target: string | null;
+  score: number;
+  threshold: number;
+  classes: {
+    name: string;
+    /** Rungs of the bound ladder (log2 of ε / first bound) at which the class is reached. */
+    level: number;
+    crossed: boolean;
+    anomaly: number;
+    shares: number[];
+  }[];
+  bounds: number[];
+  seconds: number;
+}
+
+export function scanReport(
+  s: TargetSearch,
+  v: TargetVerdict,
+  classNames: readonly string[],
+  settings: TargetSearchSettings,
+  threshold: number,
+): ScanReport {
+  return {
+    verdict: v.verdict,
+    target: v.target === null ? null : classNames[v.target],
+    score: v.score,
+    threshold,
+    classes: s.costs.map((c, k) => ({
+      name: classNames[k],
+      level: c.level,
+      crossed: c.crossed,
+      anomaly: s.anomaly[k],
+      shares: c.shares,
+    })),
+    bounds: settings.bounds,
+    seconds: s.seconds,
+  };
+}
+
+/** A few lines for stderr: each class's level and anomaly, cheapest first, and the verdict. */
+export function evidenceLines(r: ScanReport): string[] {
+  const order = r.classes.map((_, k) => k).sort((a, b) => r.classes[a].level - r.classes[b].level);
+  const b0 = r.bounds[0] * 255;
+  const lines = order.map((k) => {
+    const c = r.classes[k];
+    const eps = b0 * 2 ** c.level;
+    return `  ${c.name.padEnd(14)} reached at ε ≈ ${c.crossed ? "" : "> "}${eps.toFixed(1)}/255` +
+      `  anomaly ${c.anomaly.toFixed(2)}`;
+  });
+  const verdict = r.verdict === "backdoored"
+    ? `backdoored: "${r.target}" needs far less than the other classes (anomaly ` +
+      `${r.score.toFixed(2)} ≥ ${r.threshold})`
+    : `no evidence of a backdoor: no class stands out (highest anomaly ${r.score.toFixed(2)} < ` +
+      `${r.threshold})`;
+  return [...lines, verdict];
+}
+
+export interface ScanOptions {
+  clip: Clip;
+  tokenizer: ClipTokenizer;
+  classNames: readonly string[];
+  /** Clean labelled images (a few per class), [0, 1] pixels at the model's resolution. */
+  train: { set: ImageSet; labels: readonly number[] };
+  seed?: number;
+  settings?: Partial<TargetSearchSettings>;
+  /** Anomaly index from which the verdict is "backdoored" (default ANOMALY_THRESHOLD). */
+  threshold?: number;
+  progress?: Progress;
+}
+
+export interface ScanResult {
+  verdict: TargetVerdict["verdict"];
+  /** The suspected target's name when the verdict is "backdoored", else null. */
+  target: string | null;
+  /** The cheapest class's anomaly index. */
+  score: number;
+  report: ScanReport;
+  /** Every class's inverted trigger (the per-class evidence as pictures). */
+  search: TargetSearch;
+}
+
+/** Scans a CLIP for a backdoor from a few clean labelled images per class. */
+export async function scanModel(o: ScanOptions): Promise<ScanResult> {
+  const { clip, tokenizer, classNames } = o;
+  const C = classNames.length;
+  if (C < 3) throw new Error(`scan: needs at least 3 classes to compare, got ${C}`);
+  const counts = new Array(C).fill(0);
+  for (const y of o.train.labels) counts[y]++;
+  const empty = counts.findIndex((n) => n === 0);
+  if (empty >= 0) throw new Error(`scan: class "${classNames[empty]}" has no images`);
+  // The zero-shot prompt must fit the text context untruncated (fitContext checks it).
+  fitContext(tokenizer, classNames, clip.config.contextLength, "auto");
+  const settings = { ...TARGET_SEARCH_DEFAULTS, ...o.settings };
+  const threshold = o.threshold ?? ANOMALY_THRESHOLD;
+  const text: Tensor = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);
+  try {
+    const search = await searchTargets(
+      clip,
+      o.train.set,
+      o.train.labels,
+      text,
+      settings,
+      o.seed ?? 1,
+      { progress: o.progress },
+    );
+    const v = targetVerdict(search, threshold);
+    const report = scanReport(search, v, classNames, settings, threshold);
+    return { verdict: v.verdict, target: report.target, score: v.score, report, search };
+  } finally {
+    text.dispose();
+  }
+}
