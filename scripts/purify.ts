@@ -28,14 +28,18 @@ stage 1: --search per-class|untargeted (per-class: a targeted trigger for every 
          --search-steps 25 (per bound and class)  --search-batch 8 (images per class and step)
          untargeted: --trigger additive|mask  --epsilon 16/255  --epsilon-ladder 32/255,64/255,128/255|none
          --min-share 0.9 (the ladder's larger bounds are tried in turn until one class takes
-         this share of the triggered images)  --trigger-steps 500
-         --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 64  --mask-l1 0.1
+         this share of the triggered images)  --trigger-steps 60
+         --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 32  --mask-l1 0.1
          --known-trigger: skip stage 1, tune against the attack's own trigger (the oracle
          bound; attacks whose trigger is a fixed per-pixel blend: blended, sig, trojvqa, badclip)
-stage 2: --n-ctx auto (16, 8 or 4: the most that fits the model's context)
-         --ctx-init random|"a photo of a"  --third anchor|margin|kl|none
-         --lambda-bd 1  --lambda-3 8  --margin 0.1  --optimizer sgd|adam  --lr 0.002  --momentum 0.9
-         --weight-decay 5e-4  --batch 32  --epochs 50  --warmup-epochs 1  --views 4`;
+stage 2: --recipe auto|fixed (auto: λ_bd 0.5, 1 or 2, chosen on a held-out quarter of the shots
+         by clean accuracy and the inverted trigger's ASR; a given --lambda-bd means fixed)
+         --n-ctx auto (16, 8 or 4: the most that fits the model's context)
+         --ctx-init random|"a photo of a"  --third margin|anchor|kl|none
+         --lambda-bd 1  --lambda-3 2  --margin 0.1  --optimizer adam|sgd  --lr 0.01  --momentum 0.9
+         --weight-decay 5e-4  --batch 256  --epochs 600  --warmup-epochs 1  --views 1
+         (CoOp's recipe: --optimizer sgd --lr 0.002 --batch 32 --epochs 50 --views 4
+          --third anchor --lambda-3 8)`;
 
 const str = { type: "string" } as const;
 const { values, positionals } = parseArgs({
@@ -57,6 +61,7 @@ const { values, positionals } = parseArgs({
     vocab: str,
     trigger: str,
     search: str,
+    recipe: str,
     "search-steps": str,
     "search-batch": str,
     "known-trigger": { type: "boolean" },
@@ -135,6 +140,7 @@ function stageSettings(
   ctxInit: ContextInit;
   search: "per-class" | "untargeted";
   targetSearch: Partial<TargetSearchSettings>;
+  recipe: "auto" | "fixed";
 } {
   const v = values;
   const kind = oneOf<TriggerSettings["kind"]>(
@@ -192,6 +198,18 @@ function stageSettings(
       ["per-class", "untargeted"],
       "per-class",
     ),
+    recipe: (() => {
+      const given = v["lambda-bd"] !== undefined;
+      if (given && v.recipe === "auto") {
+        throw new Error("--recipe auto chooses λ_bd itself: it does not go with --lambda-bd");
+      }
+      return oneOf<"auto" | "fixed">(
+        "recipe",
+        v.recipe,
+        ["auto", "fixed"],
+        given ? "fixed" : "auto",
+      );
+    })(),
     targetSearch: {
       ...(v["search-steps"] === undefined ? {} : {
         stepsPerBound: atLeast1(
@@ -240,7 +258,7 @@ await runWithGpu(async () => {
       throw new Error(`--model, --train and --classes go together\n${USAGE}`);
     }
     if (values.fixture) throw new Error("--fixture is for the demo; it does not go with --model");
-    const stage = stageSettings();
+    const stage = stageSettings(DEMO_TRIGGER, { ...TUNE_DEFAULTS, ...DEMO_TUNE });
     const classNames = await readClassNames(values.classes);
     const clip = await loadClip(values.model);
     const tokenizer = await loadTokenizer(values.model, values.vocab);

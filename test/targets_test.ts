@@ -14,6 +14,7 @@ import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 import { imageChunk } from "../src/cbpt/images.ts";
 import { fitContext } from "../src/cbpt/prompts.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
+import { holdOutSplit, pickCandidate } from "../src/cbpt/recipe.ts";
 import {
   anomalyIndex,
   crossingLevel,
@@ -231,4 +232,20 @@ Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward bag 
     assert.equal(r.target, target);
     assert.match(stderr, /reached at ε ≈/);
   }
+});
+
+Deno.test("recipe: a quarter of each class is held out; the pick keeps CA and lowers ASR", () => {
+  const labels = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2];
+  const { train, held } = holdOutSplit(labels);
+  assert.deepEqual(held, [6, 7, 11]);
+  assert.equal(train.length + held.length, labels.length);
+  const c = (lambdaBd: number, ca: number, asr: number) => ({ lambdaBd, ca, asr, seconds: 0 });
+  // λ 2 has the lowest ASR but costs 10 points: λ 1 is chosen.
+  const p = pickCandidate([c(0.5, 0.9, 0.3), c(1, 0.89, 0.05), c(2, 0.8, 0.01)], 0.9, 100);
+  assert.equal(p.index, 1);
+  assert.match(p.why, /λ_bd 1: lowest held-out inverted-trigger ASR/);
+  // None within the slack: the best CA − ASR.
+  const q = pickCandidate([c(0.5, 0.7, 0.3), c(1, 0.6, 0.05)], 0.9, 100);
+  assert.equal(q.index, 1);
+  assert.match(q.why, /no candidate kept held-out CA/);
 });

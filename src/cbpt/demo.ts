@@ -14,6 +14,7 @@ import type { EvalAttack } from "./run.ts";
 import type { Clip } from "../clip/model.ts";
 import type { ImageSet } from "./images.ts";
 import type { TriggerSettings } from "./trigger.ts";
+import { PURIFY_TRIGGER, PURIFY_TUNE } from "./recipe.ts";
 import type { TuneSettings } from "./tune.ts";
 
 /** The folder of the committed fixtures. */
@@ -50,26 +51,9 @@ export async function readBackdoorRecord(dir: string): Promise<BackdoorRecord> {
   return rec;
 }
 
-/**
- * Stage 1 is shorter than the paper's recipe (500 trigger steps of 64): every step
- * back-propagates through the image tower. Stage 2 is the small-model recipe of docs/method.md:
- * CoOp's SGD (lr 0.002, batches of 32, 50 epochs) leaves these small CLIPs' prompts far from
- * their optimum (their training loss stalls above what a free linear head reaches, and ASR stays
- * near 30 % on Blended), so the demo runs Adam (lr 0.01) on the full few-shot set (one step per
- * epoch costs what one batch of 32 costs: the text tower runs once per step whatever the batch),
- * 600 epochs, no augmented views, and the margin loss (λ_3 = 2) in place of the anchor, which
- * holds the prompts near the hand-made ones and so holds ASR up.
- */
-export const DEMO_TRIGGER: Partial<TriggerSettings> = { steps: 60, batch: 32 };
-export const DEMO_TUNE: Partial<TuneSettings> = {
-  optimizer: "adam",
-  lr: 0.01,
-  batch: 256,
-  epochs: 600,
-  views: 1,
-  third: "margin",
-  lambda3: 2,
-};
+/** The demo runs purify's own defaults (src/cbpt/recipe.ts says why they are what they are). */
+export const DEMO_TRIGGER: Partial<TriggerSettings> = PURIFY_TRIGGER;
+export const DEMO_TUNE: Partial<TuneSettings> = PURIFY_TUNE;
 
 export interface LoadedFixture {
   clip: Clip;

@@ -24,6 +24,7 @@ import {
   type TriggerSettings,
 } from "./trigger.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
+import { chooseRecipe, type RecipeChoice } from "./recipe.ts";
 import {
   ANOMALY_THRESHOLD,
   searchTargets,
@@ -58,6 +59,11 @@ export interface CbptOptions {
   search?: "per-class" | "untargeted";
   targetSearch?: Partial<TargetSearchSettings>;
   tune: TuneSettings;
+  /**
+   * "auto": λ_bd is chosen among LAMBDA_BD_CANDIDATES on held-out shots (recipe.ts) before the
+   * final tuning; "fixed" (default): `tune` as given.
+   */
+  recipe?: "auto" | "fixed";
   /** Context vectors per class, or "auto": the largest of 16, 8, 4 that fits (fitContext). */
   nCtx: number | "auto";
   ctxInit: ContextInit;
@@ -102,6 +108,8 @@ export interface CbptReport {
     attempts: { epsilon: number; suspected_target: string; share: number; seconds: number }[];
   };
   prompts: { epochs: unknown[]; seconds: number; resumed_from_epoch: number };
+  /** How stage 2's settings were chosen, when `recipe` was "auto". */
+  recipe?: RecipeChoice;
   ca_before?: number;
   asr_before?: number | null;
   ca_after?: number;
@@ -258,6 +266,32 @@ export async function runCbpt(
       o.ctxInit,
       o.seed,
     );
+    let tune = o.tune;
+    let recipe: RecipeChoice | undefined;
+    if (o.recipe === "auto") {
+      recipe = await chooseRecipe(
+        clip,
+        tokens,
+        text0,
+        init,
+        o.train.set,
+        o.train.labels,
+        inv.trigger,
+        inv.suspectedTarget,
+        o.tune,
+        o.seed,
+        o.progress,
+      );
+      const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+      for (const c of recipe.candidates) {
+        console.error(
+          `stage 2: held-out (${recipe.heldOut} shots) λ_bd ${c.lambdaBd}: CA ${pct(c.ca)}, ` +
+            `inverted-trigger ASR ${pct(c.asr)}`,
+        );
+      }
+      console.error(`stage 2: recipe ${recipe.why}`);
+      tune = recipe.settings;
+    }
     const tuned = await tunePrompts(
       clip,
       tokens,
@@ -267,7 +301,7 @@ export async function runCbpt(
       o.train.labels,
       inv.trigger,
       inv.suspectedTarget,
-      o.tune,
+      tune,
       o.seed,
       {
         checkpoint: join(o.outDir, "checkpoint.safetensors"),
@@ -284,7 +318,8 @@ export async function runCbpt(
         : (o.search ?? "per-class") === "per-class"
         ? { search: "per-class", ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch }
         : { search: "untargeted", ...o.trigger },
-      tune: o.tune,
+      tune,
+      recipe: o.recipe ?? "fixed",
       n_ctx: nCtx,
       ctx_init: o.ctxInit,
       seed: o.seed,
@@ -332,6 +367,7 @@ export async function runCbpt(
         seconds: tuned.seconds,
         resumed_from_epoch: tuned.resumedFrom,
       },
+      ...(recipe ? { recipe } : {}),
       ...report,
       ...(o.attack ? { attack: { name: o.attack.name, target: classNames[o.attack.target] } } : {}),
       seconds: (performance.now() - t0) / 1000,
