@@ -59,7 +59,7 @@ await runWithGpu(async () => {
   const top = Math.min(classes.length, Math.max(1, Number(values.top)));
 
   const clip = await loadClip(values.model!);
-  const tokenizer = await loadTokenizer(values.model!, values.vocab);
+  const tokenizer = await loadTokenizer(values.model!, values.vocab, clip.config.vocabSize);
   const size = clip.config.imageResolution;
   const batch = await preprocessImages(positionals, size, { skipErrors: !!values["skip-bad"] });
   for (const e of batch.errors) console.error(`warning: skipped ${e.path}: ${e.message}`);

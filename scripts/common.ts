@@ -1,19 +1,39 @@
 // Helpers shared by the entry points.
 
-import { ClipTokenizer } from "../src/clip/tokenizer.ts";
+import { BUNDLED_VOCAB, ClipTokenizer } from "../src/clip/tokenizer.ts";
 
 /**
  * The tokenizer for a model: `--vocab` (an OpenAI .txt.gz, or a folder with tokenizer.json or
- * vocab.json + merges.txt), else the model folder itself.
+ * vocab.json + merges.txt), else the model folder itself, else — for a model with CLIP's own
+ * 49,408-token vocabulary (OpenAI/open_clip state dicts, HF folders without tokenizer files) —
+ * the BPE vocabulary shipped with Antidote. With `modelVocabSize`, a tokenizer of another size
+ * is refused naming both sizes (its ids would index past the model's embedding table).
  */
-export async function loadTokenizer(modelDir: string, vocab?: string): Promise<ClipTokenizer> {
+export async function loadTokenizer(
+  modelDir: string,
+  vocab?: string,
+  modelVocabSize?: number,
+): Promise<ClipTokenizer> {
   const from = vocab ?? modelDir;
+  let tok: ClipTokenizer;
   try {
-    if (from.endsWith(".gz")) return await ClipTokenizer.fromOpenAIVocab(from);
-    return await ClipTokenizer.fromDir(from);
+    if (from.endsWith(".gz")) tok = await ClipTokenizer.fromOpenAIVocab(from);
+    else tok = await ClipTokenizer.fromDir(from);
   } catch (e) {
-    const hint = vocab ? "" : " (pass --vocab PATH: bpe_simple_vocab_16e6.txt.gz or a folder " +
-      "with tokenizer.json, or vocab.json + merges.txt)";
-    throw new Error(`no tokenizer for ${from}: ${(e as Error).message}${hint}`);
+    if (!vocab && modelVocabSize === 49408) {
+      console.error(`tokenizer: none beside ${modelDir}; using CLIP's BPE vocabulary (bundled)`);
+      tok = await ClipTokenizer.fromOpenAIVocab(BUNDLED_VOCAB);
+    } else {
+      const hint = vocab ? "" : " (pass --vocab PATH: bpe_simple_vocab_16e6.txt.gz or a folder " +
+        "with tokenizer.json, or vocab.json + merges.txt)";
+      throw new Error(`no tokenizer for ${from}: ${(e as Error).message}${hint}`);
+    }
   }
+  if (modelVocabSize !== undefined && tok.vocabSize !== modelVocabSize) {
+    throw new Error(
+      `tokenizer ${tok.source} has ${tok.vocabSize} tokens but the model ${modelDir} has ` +
+        `${modelVocabSize}: pass --vocab with the model's own vocabulary`,
+    );
+  }
+  return tok;
 }

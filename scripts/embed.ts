@@ -85,7 +85,8 @@ await runWithGpu(async () => {
   if (values.texts) {
     const lines = (await Deno.readTextFile(values.texts)).split("\n").filter((l) => l.trim());
     if (lines.length === 0) throw new Error(`${values.texts}: no texts`);
-    tokens = (await loadTokenizer(values.model!, values.vocab)).tokenize(lines, ctx);
+    tokens = (await loadTokenizer(values.model!, values.vocab, clip.config.vocabSize))
+      .tokenize(lines, ctx);
   } else {
     const t = await tensorArg(values.tokens!);
     if (t.shape.length !== 2) throw new Error(`--tokens: expected [N, T] ids, got [${t.shape}]`);

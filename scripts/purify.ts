@@ -261,7 +261,7 @@ await runWithGpu(async () => {
     const stage = stageSettings(DEMO_TRIGGER, { ...TUNE_DEFAULTS, ...DEMO_TUNE });
     const classNames = await readClassNames(values.classes);
     const clip = await loadClip(values.model);
-    const tokenizer = await loadTokenizer(values.model, values.vocab);
+    const tokenizer = await loadTokenizer(values.model, values.vocab, clip.config.vocabSize);
     // Prompts that cannot fit the model's context fail now, not after stage 1.
     fitContext(tokenizer, classNames, clip.config.contextLength, stage.nCtx);
     const R = clip.config.imageResolution;

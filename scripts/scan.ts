@@ -90,7 +90,7 @@ await runWithGpu(async () => {
     model = values.model!;
     classNames = await readClassNames(values.classes!);
     clip = await loadClip(model);
-    tokenizer = await loadTokenizer(model, values.vocab);
+    tokenizer = await loadTokenizer(model, values.vocab, clip.config.vocabSize);
     const items = fewShot(await listLabelled(values.train!, classNames), shots, seed);
     console.error(`loading ${items.length} training images ...`);
     const l = await loadLabelled(items, clip.config.imageResolution);

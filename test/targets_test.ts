@@ -27,6 +27,7 @@ import { fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { FMNIST_CLASSES } from "../src/lab/fmnist.ts";
 import { makeRandomClip } from "../scripts/make-random-clip.ts";
+import { loadTokenizer } from "../scripts/common.ts";
 
 await initGpu();
 const root = new URL("../", import.meta.url).pathname;
@@ -248,4 +249,21 @@ Deno.test("recipe: a quarter of each class is held out; the pick keeps CA and lo
   const q = pickCandidate([c(0.5, 0.7, 0.3), c(1, 0.6, 0.05)], 0.9, 100);
   assert.equal(q.index, 1);
   assert.match(q.why, /no candidate kept held-out CA/);
+});
+
+Deno.test("loadTokenizer: CLIP's BPE ships with the package; a vocabulary of another size is refused", async () => {
+  const empty = await Deno.makeTempDir();
+  try {
+    const tok = await loadTokenizer(empty, undefined, 49408);
+    assert.equal(tok.vocabSize, 49408);
+    assert.deepEqual([tok.sotToken, tok.eotToken], [49406, 49407]);
+    assert.equal(tok.encode("a photo of a").length, 4);
+    assert.equal(tok.decode(tok.encode("a photo of a sandal.")), "a photo of a sandal . ");
+    await assert.rejects(
+      () => loadTokenizer(join(fixturesDir(), "clean"), undefined, 49408),
+      /has 631 tokens but the model .* has 49408/,
+    );
+  } finally {
+    await Deno.remove(empty);
+  }
 });

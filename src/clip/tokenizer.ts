@@ -30,11 +30,16 @@
 // (its model.vocab / model.merges / added_tokens; its normalizer and pre-tokenizer are ignored:
 // the upstream pipeline above is always used, which is what CLIP's tokenizer.json encodes).
 
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { cleanText, splitWords } from "./tokenizer/text.ts";
 
 /** Name of OpenAI's vocabulary file. */
 export const OPENAI_VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz";
+/** The copy of OpenAI's vocabulary that ships in this package (src/clip/tokenizer/). */
+export const BUNDLED_VOCAB = fileURLToPath(
+  new URL(`./tokenizer/${OPENAI_VOCAB_FILE}`, import.meta.url),
+);
 /** Number of merges simple_tokenizer.py reads from the OpenAI file (49152 - 256 - 2). */
 export const OPENAI_MERGE_COUNT = 49152 - 256 - 2;
 
@@ -298,6 +303,11 @@ export class ClipTokenizer {
     const gz = join(dir, OPENAI_VOCAB_FILE);
     if (await exists(gz)) return ClipTokenizer.fromOpenAIVocab(gz);
     throw new Error(`${dir}: no tokenizer files (expected ${expected})`);
+  }
+
+  /** CLIP's own BPE vocabulary (49,408 tokens), shipped with Antidote. */
+  static bundled(): Promise<ClipTokenizer> {
+    return ClipTokenizer.fromOpenAIVocab(BUNDLED_VOCAB);
   }
 
   /** Loads OpenAI's `bpe_simple_vocab_16e6.txt.gz`. */
