@@ -14,7 +14,6 @@ import { triggerPicture } from "../src/cbpt/trigger.ts";
 import { type ImageSet, writeAtomic, writePng } from "../src/cbpt/images.ts";
 import { fixturesDir } from "../src/cbpt/demo.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
-import { ClipTokenizer } from "../src/clip/tokenizer.ts";
 import { loadTokenizer } from "./common.ts";
 
 const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --classes FILE
@@ -81,7 +80,7 @@ await runWithGpu(async () => {
   if (values.fixture) {
     model = join(fixturesDir(), values.fixture);
     clip = await loadClip(model);
-    tokenizer = await ClipTokenizer.fromDir(model);
+    tokenizer = await loadTokenizer(model, values.vocab, clip.config.vocabSize);
     const R = clip.config.imageResolution;
     const few = await loadFixtureSet(join(fixturesDir(), "data", "fewshot.safetensors"), R);
     classNames = few.classNames;
