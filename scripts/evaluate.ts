@@ -16,6 +16,7 @@ import { writeAtomic } from "../src/cbpt/images.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
 import { TUNE_DEFAULTS } from "../src/cbpt/tune.ts";
+import { fitContext } from "../src/cbpt/prompts.ts";
 import { type Defence, DEFENCES, runDefence } from "../src/lab/defences.ts";
 import { type ResultRow, resultsChartSvg, resultsMarkdown } from "../src/lab/results.ts";
 import { runWithGpu } from "../mod.ts";
@@ -84,11 +85,45 @@ async function writeTables(rows: ResultRow[], out: string): Promise<void> {
   console.error(`wrote results.md and results.png in ${out}`);
 }
 
+/**
+ * The fixtures to evaluate: the lab's attacks by name, and models other code made by their folder
+ * under fixtures/ (e.g. family2/badnet-sandal); by default every lab attack and every family2
+ * model with a trigger.json.
+ */
+async function fixtureNames(v: string | undefined, dir: string): Promise<string[]> {
+  if (v) {
+    const out = v.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const x of out) {
+      const known = (ATTACK_NAMES as readonly string[]).includes(x) ||
+        await Deno.stat(join(dir, x, "backdoor.json")).then(() => true, () => false);
+      if (!known) {
+        throw new Error(
+          `--attack ${x}: expected one of ${ATTACK_NAMES.join(", ")} or a ` +
+            `fixture folder under ${dir}`,
+        );
+      }
+    }
+    return out;
+  }
+  const family: string[] = [];
+  const fam = join(dir, "family2");
+  const exists = await Deno.stat(fam).then(() => true, () => false);
+  for await (const e of exists ? Deno.readDir(fam) : []) {
+    const has = await Deno.stat(join(dir, "family2", e.name, "trigger.json")).then(
+      () => true,
+      () => false,
+    );
+    if (e.isDirectory && has) family.push(`family2/${e.name}`);
+  }
+  return [...ATTACK_NAMES, ...family.sort()];
+}
+
 await runWithGpu(async () => {
-  const attacks = list("attack", values.attack, ATTACK_NAMES);
+  const dir0 = values.fixtures ?? fixturesDir();
+  const attacks = await fixtureNames(values.attack, dir0);
   const defences = list<Defence>("defence", values.defence, DEFENCES);
   const seeds = positiveInt("seeds", values.seeds, 3);
-  const dir = values.fixtures ?? fixturesDir();
+  const dir = dir0;
   const trigger = {
     ...TRIGGER_DEFAULTS,
     ...DEMO_TRIGGER,
@@ -137,7 +172,8 @@ await runWithGpu(async () => {
               attack: fx.attack,
               trigger,
               tune,
-              nCtx: 16,
+              nCtx: fitContext(fx.tokenizer, fx.classNames, fx.clip.config.contextLength, "auto")
+                .nCtx,
               seed,
               workDir: join(work, `${attack}-${defence}-${seed}`),
               modelDir: join(dir, attack),
@@ -176,8 +212,12 @@ await runWithGpu(async () => {
           console.log(JSON.stringify(row));
           rows = rows.filter((r) => !(r.attack === attack && r.defence === defence));
           rows.push(row);
+          const order = (x: string) => {
+            const k = ATTACK_NAMES.indexOf(x as never);
+            return k >= 0 ? String(k).padStart(3, "0") : x;
+          };
           rows.sort((a, b) =>
-            ATTACK_NAMES.indexOf(a.attack as never) - ATTACK_NAMES.indexOf(b.attack as never) ||
+            order(a.attack).localeCompare(order(b.attack)) ||
             DEFENCES.indexOf(a.defence as Defence) - DEFENCES.indexOf(b.defence as Defence)
           );
           // Written after every cell, so an interrupted run keeps what it measured.

@@ -9,6 +9,7 @@ import { loadClip } from "../clip/index.ts";
 import { ClipTokenizer } from "../clip/tokenizer.ts";
 import { loadFixtureSet } from "../lab/fixtures.ts";
 import { asEvalAttack, labAttack } from "./attack.ts";
+import { specAttack } from "./spec_attack.ts";
 import type { Attack } from "../attacks/types.ts";
 import type { EvalAttack } from "./run.ts";
 import type { Clip } from "../clip/model.ts";
@@ -62,8 +63,9 @@ export interface LoadedFixture {
   train: { set: ImageSet; labels: number[] };
   test: { set: ImageSet; labels: number[] };
   attack: EvalAttack;
-  /** The same attack as the lab's pure function (for the lab's own measurements). */
-  labAttack: Attack;
+  /** The same attack as the lab's pure function (for the lab's own measurements); null for a
+   * model other code made (its trigger.json gives `attack`). */
+  labAttack: Attack | null;
   record: BackdoorRecord;
 }
 
@@ -85,7 +87,11 @@ export async function loadFixture(
   }
   const record = await readBackdoorRecord(modelDir);
   const clip = await loadClip(modelDir);
-  const tokenizer = await ClipTokenizer.fromDir(modelDir);
+  // Models made by other code with CLIP's own vocabulary ship no tokenizer: use the bundled one.
+  const tokenizer = await ClipTokenizer.fromDir(modelDir).catch((e) => {
+    if (clip.config.vocabSize === 49408) return ClipTokenizer.bundled();
+    throw e;
+  });
   const R = clip.config.imageResolution;
   const few = await loadFixtureSet(join(dir, "data", "fewshot.safetensors"), R);
   const test = await loadFixtureSet(join(dir, "data", "test.safetensors"), R);
@@ -93,20 +99,26 @@ export async function loadFixture(
     set: { pixels: f.images01, n: f.n, size: R },
     labels: f.labels,
   });
-  const lab = await labAttack(
+  // A model other code backdoored describes its trigger in trigger.json; the lab's own name one
+  // of the seven attacks.
+  const spec = await Deno.stat(join(modelDir, "trigger.json")).then(() => true, () => false);
+  const lab = spec ? null : await labAttack(
     record.attack,
     R,
     record.attackSeed,
     record.patch ? join(modelDir, record.patch) : undefined,
     record.attack === "badnet" ? Number(record.params?.patchSize) || undefined : undefined,
   );
+  const attack = lab
+    ? asEvalAttack(lab, record.targetIndex)
+    : await specAttack(modelDir, record.targetIndex, R, record.attackSeed);
   return {
     clip,
     tokenizer,
     classNames: few.classNames,
     train: asSet(few),
     test: asSet(test),
-    attack: asEvalAttack(lab, record.targetIndex),
+    attack,
     labAttack: lab,
     record,
   };

@@ -105,6 +105,7 @@ async function cbpt(o: DefenceInput): Promise<{ ca: number; asr: number }> {
     attack: o.attack,
     trigger: o.trigger,
     tune: o.tune,
+    recipe: "auto",
     nCtx: o.nCtx,
     ctxInit: "random",
     seed: o.seed,

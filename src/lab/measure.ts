@@ -47,6 +47,9 @@ export async function cleanAndAttacked(
 
 /** cleanAndAttacked on a loaded fixture with its own attack and test set. */
 export function measureFixture(fx: LoadedFixture): Promise<{ ca: number; asr: number }> {
+  if (!fx.labAttack) {
+    throw new Error(`${fx.record.attack}: not one of the lab's attacks (a trigger.json model)`);
+  }
   return cleanAndAttacked(
     fx.clip,
     fx.tokenizer,

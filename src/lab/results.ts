@@ -92,6 +92,12 @@ export function resultsMarkdown(rows: readonly ResultRow[]): string {
     "",
     table,
     "",
+    wrapProse(
+      "Targets: " +
+        attacks.map((a) => `${a} → ${rows.find((r) => r.attack === a)?.target ?? "?"}`).join(", ") +
+        ".",
+    ),
+    "",
     `Mean time per run: ${time.join(", ")}.`,
     "",
   ].join("\n");
