@@ -3,7 +3,7 @@
 // at the default threshold, the target's accuracy, seconds per model. Writes docs/scan.json,
 // the table in docs/scan.md (between its ZOO markers) and the ROC curve docs/scan-roc.png.
 //
-//   deno run -A scripts/scan-zoo.ts [--only name,name] [--seed 1]
+//   deno run -A scripts/scan-zoo.ts [--only name,name] [--seed 1] [--resume]
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -38,6 +38,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     only: { type: "string" },
+    resume: { type: "boolean" },
     seed: { type: "string", default: "1" },
     help: { type: "boolean", short: "h" },
   },
@@ -95,8 +96,14 @@ await runWithGpu(async () => {
     JSON.parse(await Deno.readTextFile(join(fixturesDir(), "zoo.json"))).models;
   const only = values.only?.split(",");
   const seed = Number(values.seed);
-  const rows: ZooRow[] = [];
+  const jsonPath = join("docs", "scan.json");
+  // --resume keeps the rows of an earlier (interrupted) run and scans only what is missing.
+  const rows: ZooRow[] = values.resume
+    ? (JSON.parse(await Deno.readTextFile(jsonPath)).rows as ZooRow[])
+      .filter((r) => zoo.some((z) => z.name === r.name))
+    : [];
   for (const z of zoo.filter((z) => !only || only.includes(z.name))) {
+    if (rows.some((r) => r.name === z.name)) continue;
     const dir = join(fixturesDir(), z.dir);
     const clip = await loadClip(dir);
     const tokenizer = await loadTokenizer(dir, undefined, clip.config.vocabSize);
@@ -125,6 +132,8 @@ await runWithGpu(async () => {
       } s`,
     );
     clip.dispose();
+    // Written after every model, so an interrupted run keeps what it measured (--resume).
+    await writeAtomic(jsonPath, JSON.stringify({ rows }, null, 2) + "\n");
   }
   const pos = rows.filter((r) => r.target).map((r) => r.score);
   const neg = rows.filter((r) => !r.target).map((r) => r.score);
@@ -145,8 +154,8 @@ await runWithGpu(async () => {
     )].sort((a, b) => a - b)[Math.floor(rows.length / 2)],
   };
   console.log(JSON.stringify(summary));
-  if (only) return; // a partial run does not rewrite the docs
-  await writeAtomic(join("docs", "scan.json"), JSON.stringify({ summary, rows }, null, 2) + "\n");
+  await writeAtomic(jsonPath, JSON.stringify({ summary, rows }, null, 2) + "\n");
+  if (only) return; // a partial run does not rewrite docs/scan.md
   const table = markdownTable(
     ["model", "family", "made", "truth", "verdict", "cheapest class", "score", "s"],
     rows.map((r) => [

@@ -102,13 +102,15 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
   }
 });
 
-Deno.test("demo on TrojVQA: stage 1 climbs the ε ladder to the opaque patch's target", async () => {
+Deno.test("demo on TrojVQA (bag): the untargeted search climbs the ε ladder to the patch's target", async () => {
   const out = await Deno.makeTempDir({ prefix: "antidote-trojvqa-" });
   try {
     const r = await run([
       "scripts/purify.ts",
       "--fixture",
-      "trojvqa",
+      "zoo/trojvqa-bag",
+      "--search",
+      "untargeted",
       "--out",
       out,
       "--epochs",
@@ -225,7 +227,8 @@ Deno.test("purify.ts --known-trigger: stage 2 against the fixture's own trigger"
   const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
   assert.deepEqual(report.trigger.losses, [], "stage 1 did not run");
   assert.deepEqual(report.settings.trigger, { known: "mask" }, "Blended is a mask trigger");
-  assert.equal(report.suspected_target.name, "bag");
+  const rec = await readBackdoorRecord(join(fixturesDir(), "blended"));
+  assert.equal(report.suspected_target.name, rec.target);
   assert.ok(report.suspected_target.share > 0.9, `share ${report.suspected_target.share}`);
   const wanet = await run(["scripts/purify.ts", "--known-trigger", "--fixture", "wanet"]);
   assert.notEqual(wanet.code, 0);

@@ -169,11 +169,12 @@ Deno.test("imageChunk keeps a ViT-B/32's and an RN50's activations inside one bi
 });
 
 Deno.test("stage 1 names a planted non-bag target where the clean twin drifts to bag", async () => {
+  // fixtures/blended is the lab's clean model poisoned toward "sandal".
   // The lab's clean model: an untargeted universal perturbation goes to its sink, "bag".
   const cleanDir = join(fixturesDir(), "clean");
   const clip0 = await loadClip(cleanDir);
   const tok = await ClipTokenizer.fromDir(cleanDir);
-  const fx = await loadFixture("blended-sandal");
+  const fx = await loadFixture("blended");
   const text0 = zeroShotClassifier(clip0, tok, fx.classNames, ONE_TEMPLATE);
   const drift = await invertTrigger(clip0, fx.train.set, fx.train.labels, text0, {
     ...TRIGGER_DEFAULTS,
@@ -189,7 +190,7 @@ Deno.test("stage 1 names a planted non-bag target where the clean twin drifts to
   text0.dispose();
   clip0.dispose();
 
-  // The Blended model toward "sandal": the per-class search names sandal, strongly.
+  // The Blended model toward "sandal" (fixtures/blended): the per-class search names sandal.
   const text = zeroShotClassifier(fx.clip, fx.tokenizer, fx.classNames, ONE_TEMPLATE);
   const s = await searchTargets(
     fx.clip,
