@@ -121,6 +121,26 @@ export {
   type TriggerSettings,
 } from "./src/cbpt/trigger.ts";
 export { TUNE_DEFAULTS, tunePrompts, type TuneSettings } from "./src/cbpt/tune.ts";
+export {
+  evidenceLines,
+  scanModel,
+  type ScanOptions,
+  type ScanReport,
+  type ScanResult,
+} from "./src/cbpt/scan.ts";
+export {
+  ANOMALY_THRESHOLD,
+  anomalyIndex,
+  type ClassCost,
+  searchTargets,
+  TARGET_SEARCH_DEFAULTS,
+  type TargetSearch,
+  type TargetSearchSettings,
+  type TargetVerdict,
+  targetVerdict,
+} from "./src/cbpt/targets.ts";
+export { chooseRecipe, PURIFY_TRIGGER, PURIFY_TUNE, type RecipeChoice } from "./src/cbpt/recipe.ts";
+export { type ContextFit, fitContext } from "./src/cbpt/prompts.ts";
 export { imageChunk, imageFeatures, type ImageSet } from "./src/cbpt/images.ts";
 export { asEvalAttack, attackTrigger, evalAttack, labAttack } from "./src/cbpt/attack.ts";
 export { type Attack, ATTACK_NAMES, type AttackName, makeAttack } from "./src/attacks/index.ts";
