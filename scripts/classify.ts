@@ -4,7 +4,6 @@
 // Usage: deno run -A scripts/classify.ts --model DIR --classes names.txt [--vocab PATH]
 //          [--templates 80|1] [--top 5] [--json] [--skip-bad] IMAGES...
 
-import { parseArgs } from "node:util";
 import {
   concat,
   exp,
@@ -22,13 +21,13 @@ import {
   tidy,
 } from "../mod.ts";
 import { IMAGENET_TEMPLATES_80, ONE_TEMPLATE } from "../src/clip/templates.ts";
-import { loadTokenizer } from "./common.ts";
+import { loadTokenizer, parseFlags } from "./common.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 
 const USAGE = `usage: deno run -A scripts/classify.ts --model DIR --classes names.txt [--vocab PATH]
          [--templates 80|1] [--top 5] [--json] [--skip-bad] IMAGES...`;
 
-const { values, positionals } = parseArgs({
+const { values, positionals } = parseFlags({
   args: Deno.args,
   allowPositionals: true,
   options: {

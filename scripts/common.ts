@@ -1,5 +1,6 @@
 // Helpers shared by the entry points.
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { BUNDLED_VOCAB, ClipTokenizer } from "../src/clip/tokenizer.ts";
 
 /**
@@ -36,4 +37,18 @@ export async function loadTokenizer(
     );
   }
   return tok;
+}
+
+/**
+ * node:util's parseArgs, but a bad command line (an unknown flag, a missing value, a value given
+ * to a switch) prints one line naming the flag and exits 2 instead of throwing a stack trace.
+ */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    const msg = (e as Error).message.replace(/\s*\n\s*/g, " ");
+    console.error(`error: ${msg} (--help lists the flags)`);
+    Deno.exit(2);
+  }
 }

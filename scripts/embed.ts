@@ -5,7 +5,6 @@
 //          (--images FILES... | --pixels F.safetensors:NAME)
 //          (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]
 
-import { parseArgs } from "node:util";
 import {
   loadClip,
   noGrad,
@@ -21,13 +20,13 @@ import {
   writeSafetensors,
 } from "../mod.ts";
 import { trimTokens } from "../src/clip/model.ts";
-import { loadTokenizer } from "./common.ts";
+import { loadTokenizer, parseFlags } from "./common.ts";
 
 const USAGE = `usage: deno run -A scripts/embed.ts --model DIR
          (--images FILES... | --pixels F.safetensors:NAME)
          (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]`;
 
-const { values, positionals } = parseArgs({
+const { values, positionals } = parseFlags({
   args: Deno.args,
   allowPositionals: true,
   options: {

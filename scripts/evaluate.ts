@@ -8,7 +8,7 @@
 //     [--fixtures fixtures] [--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N]
 //     [--views N]   (stage settings default to the demo's, src/cbpt/demo.ts)
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "./common.ts";
 import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { DEMO_TRIGGER, DEMO_TUNE, fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
@@ -51,7 +51,7 @@ const stdOf = (xs: number[]) => {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 };
 
-const { values } = parseArgs({
+const { values } = parseFlags({
   args: Deno.args,
   options: {
     attack: { type: "string" },

@@ -8,7 +8,7 @@
 //   deno run -A scripts/head-bound.ts --toy '{"trigger":"patch","width":128}' [--scale 100]
 //     (a toy model of test/toy_backdoor.ts, trained first; the JSON overrides TOY_RECIPE)
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "./common.ts";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
 import { imageFeatures, type ImageSet } from "../src/cbpt/images.ts";
@@ -21,7 +21,7 @@ import { measureFixture } from "../src/lab/measure.ts";
 import { measure } from "../src/cbpt/run.ts";
 import { readTensors, runWithGpu } from "../mod.ts";
 
-const { values } = parseArgs({
+const { values } = parseFlags({
   args: Deno.args,
   options: {
     fixture: { type: "string" },

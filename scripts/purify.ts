@@ -2,7 +2,6 @@
 // prompt tuning) from a few clean labelled images. With no arguments it runs the embedded demo
 // on fixtures/. Progress goes to stderr; the summary (JSON) to stdout; files to --out.
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
@@ -12,7 +11,7 @@ import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/
 import type { TargetSearchSettings } from "../src/cbpt/targets.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import { type ContextInit, fitContext } from "../src/cbpt/prompts.ts";
-import { loadTokenizer } from "./common.ts";
+import { loadTokenizer, parseFlags } from "./common.ts";
 import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
 import { attackTrigger, evalAttack } from "../src/cbpt/attack.ts";
 
@@ -42,7 +41,7 @@ stage 2: --recipe auto|fixed (auto: λ_bd 0.5, 1 or 2, chosen on a held-out quar
           --third anchor --lambda-3 8)`;
 
 const str = { type: "string" } as const;
-const { values, positionals } = parseArgs({
+const { values, positionals } = parseFlags({
   args: Deno.args,
   allowPositionals: true,
   options: {

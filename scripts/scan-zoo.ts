@@ -5,7 +5,6 @@
 //
 //   deno run -A scripts/scan-zoo.ts [--only name,name] [--seed 1] [--resume]
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { fixturesDir } from "../src/cbpt/demo.ts";
@@ -15,7 +14,7 @@ import { scanModel } from "../src/cbpt/scan.ts";
 import { ANOMALY_THRESHOLD } from "../src/cbpt/targets.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { markdownTable, wrapProse } from "../src/lab/results.ts";
-import { loadTokenizer } from "./common.ts";
+import { loadTokenizer, parseFlags } from "./common.ts";
 
 interface ZooEntry {
   name: string;
@@ -34,7 +33,7 @@ interface ZooRow extends ZooEntry {
   seconds: number;
 }
 
-const { values } = parseArgs({
+const { values } = parseFlags({
   args: Deno.args,
   options: {
     only: { type: "string" },

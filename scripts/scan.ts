@@ -4,7 +4,6 @@
 // stderr, the verdict to stdout (one JSON object with --json), and with --out a report.json,
 // evidence.csv and every class's trigger picture.
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
@@ -14,7 +13,7 @@ import { triggerPicture } from "../src/cbpt/trigger.ts";
 import { type ImageSet, writeAtomic, writePng } from "../src/cbpt/images.ts";
 import { fixturesDir } from "../src/cbpt/demo.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
-import { loadTokenizer } from "./common.ts";
+import { loadTokenizer, parseFlags } from "./common.ts";
 
 const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--seed 1] [--vocab PATH] [--json] [--out DIR] [--threshold 2]
@@ -22,30 +21,24 @@ const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --
        deno run -A scripts/scan.ts --fixture clean|badnet|...   (a lab model and its 16 shots)`;
 
 const str = { type: "string" } as const;
-let values;
-try {
-  ({ values } = parseArgs({
-    args: Deno.args,
-    options: {
-      model: str,
-      train: str,
-      classes: str,
-      fixture: str,
-      shots: { type: "string", default: "16" },
-      seed: { type: "string", default: "1" },
-      vocab: str,
-      json: { type: "boolean" },
-      out: str,
-      threshold: str,
-      "search-steps": str,
-      "search-batch": str,
-      help: { type: "boolean", short: "h" },
-    },
-  }));
-} catch (e) {
-  console.error(`error: ${(e as Error).message} (--help lists the flags)`);
-  Deno.exit(2);
-}
+const { values } = parseFlags({
+  args: Deno.args,
+  options: {
+    model: str,
+    train: str,
+    classes: str,
+    fixture: str,
+    shots: { type: "string", default: "16" },
+    seed: { type: "string", default: "1" },
+    vocab: str,
+    json: { type: "boolean" },
+    out: str,
+    threshold: str,
+    "search-steps": str,
+    "search-batch": str,
+    help: { type: "boolean", short: "h" },
+  },
+});
 if (values.help) {
   console.log(USAGE);
   Deno.exit(0);
