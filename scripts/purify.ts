@@ -4,7 +4,13 @@
 
 import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
-import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
+import {
+  describeShots,
+  fewShot,
+  listLabelled,
+  loadLabelled,
+  readClassNames,
+} from "../src/cbpt/data.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
 import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
@@ -99,13 +105,47 @@ if (positionals.length) {
   Deno.exit(2);
 }
 
-/** A number flag: plain, or a fraction like 16/255. */
+/**
+ * Each number flag's range: [least, most], and whether the least is excluded. Checked before
+ * anything is loaded, so `--epochs 0` or `--lr=-1` cannot run to a "purified" output.
+ */
+const RANGES: Record<string, [number, number, boolean?]> = {
+  "min-share": [0, 1, true],
+  epsilon: [0, 1, true],
+  "epsilon-ladder": [0, 1, true],
+  "trigger-steps": [1, 100_000],
+  "trigger-lr": [0, 10, true],
+  tau: [0, 100, true],
+  "trigger-batch": [2, 4096],
+  "mask-l1": [0, 1000],
+  "lambda-bd": [0, 1000],
+  "lambda-3": [0, 1000],
+  margin: [0, 2],
+  lr: [0, 10, true],
+  momentum: [0, 0.999999],
+  "weight-decay": [0, 1],
+  batch: [1, 100_000],
+  epochs: [1, 1_000_000],
+  "warmup-epochs": [0, 1_000_000],
+  views: [1, 64],
+  "n-ctx": [1, 77],
+  "search-steps": [1, 10_000],
+  "search-batch": [1, 1024],
+  seed: [0, 2 ** 32 - 1],
+  shots: [0, 1_000_000],
+};
+
+/** A number flag: plain, or a fraction like 16/255, within its RANGES entry. */
 function num(name: string, v: string | undefined, fallback: number, integer = false): number {
   if (v === undefined) return fallback;
   const m = /^\s*([-+0-9.eE]+)\s*(?:\/\s*([-+0-9.eE]+))?\s*$/.exec(v);
   const x = m ? Number(m[1]) / (m[2] ? Number(m[2]) : 1) : NaN;
   if (!Number.isFinite(x) || (integer && !Number.isInteger(x))) {
     throw new Error(`--${name} ${v}: expected ${integer ? "an integer" : "a number"}`);
+  }
+  const r = RANGES[name];
+  if (r && (x > r[1] || (r[2] ? x <= r[0] : x < r[0]))) {
+    throw new Error(`--${name} ${v}: expected a value in ${r[2] ? "(" : "["}${r[0]}, ${r[1]}]`);
   }
   return x;
 }
@@ -226,13 +266,22 @@ function stageSettings(
   };
 }
 
+// Every flag is checked before anything is loaded; a bad one is a usage error (exit 2).
+let stage: ReturnType<typeof stageSettings>, seed: number, shots: number;
+try {
+  stage = stageSettings(DEMO_TRIGGER, { ...TUNE_DEFAULTS, ...DEMO_TUNE });
+  seed = num("seed", values.seed, 1, true);
+  shots = num("shots", values.shots, 16, true);
+} catch (e) {
+  console.error(`error: ${(e as Error).message}`);
+  Deno.exit(2);
+}
+
 await runWithGpu(async () => {
-  const seed = num("seed", values.seed, 1, true);
   const progress = stderrProgress(1000);
   let opts: CbptOptions;
   if (!values.model && !values.train && !values.classes) {
-    // The demo: a lab fixture, its own attack and sets; shorter stages unless flags say otherwise.
-    const stage = stageSettings(DEMO_TRIGGER, { ...TUNE_DEFAULTS, ...DEMO_TUNE });
+    // The demo: a lab fixture, its own attack and sets.
     const name = values.fixture ?? DEMO_FIXTURE;
     const fx = await loadFixture(name);
     console.error(
@@ -257,16 +306,14 @@ await runWithGpu(async () => {
       throw new Error(`--model, --train and --classes go together\n${USAGE}`);
     }
     if (values.fixture) throw new Error("--fixture is for the demo; it does not go with --model");
-    const stage = stageSettings(DEMO_TRIGGER, { ...TUNE_DEFAULTS, ...DEMO_TUNE });
     const classNames = await readClassNames(values.classes);
     const clip = await loadClip(values.model);
     const tokenizer = await loadTokenizer(values.model, values.vocab, clip.config.vocabSize);
     // Prompts that cannot fit the model's context fail now, not after stage 1.
     fitContext(tokenizer, classNames, clip.config.contextLength, stage.nCtx);
     const R = clip.config.imageResolution;
-    const shots = num("shots", values.shots, 16, true);
     const trainItems = fewShot(await listLabelled(values.train, classNames), shots, seed);
-    console.error(`loading ${trainItems.length} training images (${shots || "all"} per class) ...`);
+    console.error(`loading ${describeShots(trainItems, classNames, shots, values.train)} ...`);
     const train = await loadLabelled(trainItems, R);
     const test = values.test
       ? await loadLabelled(await listLabelled(values.test, classNames), R)

@@ -6,7 +6,13 @@
 
 import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
-import { fewShot, listLabelled, loadLabelled, readClassNames } from "../src/cbpt/data.ts";
+import {
+  describeShots,
+  fewShot,
+  listLabelled,
+  loadLabelled,
+  readClassNames,
+} from "../src/cbpt/data.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
 import { triggerPicture } from "../src/cbpt/trigger.ts";
@@ -84,7 +90,7 @@ await runWithGpu(async () => {
     clip = await loadClip(model);
     tokenizer = await loadTokenizer(model, values.vocab, clip.config.vocabSize);
     const items = fewShot(await listLabelled(values.train!, classNames), shots, seed);
-    console.error(`loading ${items.length} training images ...`);
+    console.error(`loading ${describeShots(items, classNames, shots, values.train!)} ...`);
     const l = await loadLabelled(items, clip.config.imageResolution);
     train = { set: l.set, labels: l.labels };
   }

@@ -1,6 +1,7 @@
 // A bad command line gets one line naming the flag and exit 2, never a stack trace.
 
 import assert from "node:assert/strict";
+import { describeShots } from "../src/cbpt/data.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
@@ -32,4 +33,39 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
     assert.match(lines[0], flag);
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   }
+});
+
+Deno.test("purify.ts: numbers out of range are refused before anything loads", async () => {
+  for (
+    const args of [
+      ["--epochs", "0"],
+      ["--epochs=-5"],
+      ["--lr=-1"],
+      ["--epsilon", "2"],
+      ["--epsilon=-0.1"],
+      ["--n-ctx", "0"],
+      ["--trigger-steps", "0"],
+      ["--shots=-1"],
+      ["--epochs", "1e300"],
+      ["--batch", "0"],
+      ["--views", "0"],
+    ]
+  ) {
+    const r = await run("purify.ts", args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const flag = args[0].split("=")[0];
+    assert.match(r.stderr.trim(), new RegExp(`^error: ${flag}.*expected`), args.join(" "));
+    assert.doesNotMatch(r.stderr, /demo:|stage 1/);
+  }
+});
+
+Deno.test("describeShots: a class with no images is refused, short classes are counted", () => {
+  const names = ["a", "b", "c"];
+  const items = [0, 0, 1, 1, 1, 2].map((label) => ({ label }));
+  assert.match(describeShots(items, names, 0, "x"), /^6 training images \(1–3 per class\)/);
+  assert.match(
+    describeShots(items, names, 3, "x"),
+    /warning: x has fewer than 3 images .*a 2, c 1/,
+  );
+  assert.throws(() => describeShots(items.slice(0, 5), names, 2, "dir"), /dir: no images for "c"/);
 });

@@ -82,6 +82,37 @@ export function fewShot<T extends { label: number }>(
   return out;
 }
 
+/**
+ * Checks the few-shot draw before any work: every class needs images (a class with none cannot
+ * be purified or compared), and at least 2 in all; fewer than `shots` in a class is said, with
+ * the counts. Returns the line to print.
+ */
+export function describeShots(
+  items: readonly { label: number }[],
+  classNames: readonly string[],
+  shots: number,
+  source: string,
+): string {
+  const counts = classNames.map(() => 0);
+  for (const it of items) counts[it.label]++;
+  const empty = counts.map((n, c) => (n === 0 ? classNames[c] : "")).filter(Boolean);
+  if (empty.length) {
+    const list = empty.slice(0, 5).map((c) => `"${c}"`).join(", ");
+    throw new Error(
+      `${source}: no images for ${list}${empty.length > 5 ? ` and ${empty.length - 5} more` : ""}` +
+        ` (every listed class needs some)`,
+    );
+  }
+  const min = Math.min(...counts), max = Math.max(...counts);
+  if (shots && min < shots) {
+    const short = counts.map((n, c) => [n, c]).filter(([n]) => n < shots)
+      .slice(0, 5).map(([n, c]) => `${classNames[c]} ${n}`).join(", ");
+    return `warning: ${source} has fewer than ${shots} images in some classes (${short}); ` +
+      `using ${items.length} images, ${min}–${max} per class`;
+  }
+  return `${items.length} training images (${min === max ? min : `${min}–${max}`} per class)`;
+}
+
 /** Loads and preprocesses (CLIP's pipeline) a labelled list into [0, 1] pixels. */
 export async function loadLabelled(
   items: readonly { path: string; label: number }[],
