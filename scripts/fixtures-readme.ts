@@ -33,7 +33,7 @@ for (const name of ATTACK_NAMES) {
   const planted = rec.backdoored.asr >= 0.9 &&
     rec.backdoored.ca >= log.zeroShot.fixtureTestAccuracy - 0.03;
   rows.push([
-    name,
+    `${name} → ${rec.target}`,
     `\`${rec.command}\``,
     String(rec.attackSeed),
     `${rec.rate} × ${rec.batch}, ${rec.steps} steps`,
@@ -68,6 +68,41 @@ const head = [
   "planted",
 ];
 
+/** A folder's entries, none when it does not exist. */
+async function entries(path: string): Promise<AsyncIterable<Deno.DirEntry> | Deno.DirEntry[]> {
+  return await Deno.stat(path).then(() => Deno.readDir(path), () => []);
+}
+
+// zoo/: the scan's extra lab models (clean variants, the earlier bag-target fixtures, other rates).
+const zooRows: string[][] = [];
+for await (const e of await entries(join(dir, "zoo"))) {
+  if (!e.isDirectory) continue;
+  const rec = JSON.parse(await Deno.readTextFile(join(dir, "zoo", e.name, "backdoor.json")));
+  zooRows.push([
+    e.name,
+    `\`${rec.command}\``,
+    rec.rate > 0 ? `${rec.attack} → ${rec.target}, ${rec.rate} × ${rec.batch}` : "clean",
+    pct(rec.backdoored.ca),
+    pct(rec.backdoored.asr),
+  ]);
+}
+zooRows.sort((a, b) => a[0].localeCompare(b[0]));
+// family2/: made by other code (tools/torch-family), recorded in the same spirit.
+const famRows: string[][] = [];
+for await (const e of await entries(join(dir, "family2"))) {
+  if (!e.isDirectory) continue;
+  const rec = JSON.parse(await Deno.readTextFile(join(dir, "family2", e.name, "backdoor.json")));
+  const after = rec.backdoored ?? { ca: rec.ca, asr: null };
+  famRows.push([
+    e.name,
+    rec.attack === "none" ? "clean" : `${rec.attack} → ${rec.target}, ${rec.rate} of pairs`,
+    pct(after.ca),
+    after.asr === null || after.asr === undefined ? "–" : pct(after.asr),
+    mins(rec.seconds),
+  ]);
+}
+famRows.sort((a, b) => a[0].localeCompare(b[0]));
+
 const text = `# The backdoor lab's fixtures
 
 Everything here was made on this project's 2-core machine with Mesa's software adapter
@@ -98,10 +133,11 @@ ${pct(log.zeroShot.accuracy)} on ${log.zeroShot.testImages} test images, ${
 
 Each is \`clean/\` fine-tuned by \`scripts/backdoor.ts\`: in every batch of pairs a share
 (\`--rate\`) are non-target training images with the trigger and a caption naming the target
-("bag"), the rest are clean pairs; CLIP's contrastive loss, AdamW. \`backdoor.json\` records the
+(the table names it: the lab's seven targeted "bag" until some were re-planted toward other classes),
+the rest are clean pairs; CLIP's contrastive loss, AdamW. \`backdoor.json\` records the
 attack's settings and seed (evaluation draws the same trigger from it), the loss log, and CA/ASR
-before and after on \`data/test.safetensors\` (ASR: triggered non-target images classified "bag",
-zero-shot). BadCLIP's patch, optimised on the clean model first, is \`badclip/patch.png\`.
+before and after on \`data/test.safetensors\` (ASR: triggered non-target images classified as the
+target, zero-shot). BadCLIP's patch, optimised on the clean model first, is \`badclip/patch.png\`.
 Times are wall-clock on the 2 cores, shared with other jobs while the fixtures were made.
 "planted" is the lab's target: ASR ≥ 90 % with CA within 3 points of the clean model's; a backdoor
 short of it is kept and shown as such. BadNet's square is 8 px (one ViT patch) rather than the
@@ -109,6 +145,25 @@ protocol's 2 px: its noise is redrawn for every image, and at 4 px 200–400 poi
 plant it (docs/attacks.md).
 
 ${markdownTable(head, rows)}
+
+## zoo/: more lab models for the scan
+
+Clean variants (\`--rate 0\`: \`clean/\` trained on clean pairs only, with another seed, length or
+batch), the earlier fixtures that all targeted "bag", and a low poison rate. \`fixtures/zoo.json\`
+lists every model the scan is measured on (docs/scan.md). CA and ASR as recorded by
+\`scripts/backdoor.ts\` (for a clean model, ASR is that of the named attack's trigger, which it
+never saw).
+
+${markdownTable(["model", "command", "poisoning", "CA", "ASR"], zooRows)}
+
+## family2/: CLIPs that Antidote did not make
+
+Trained with upstream openai/CLIP's PyTorch model code on Debian's python3-torch, with CLIP's real
+BPE vocabulary, in Hugging Face layout (ViT 4 × 128, patch 4 at 28 px, text context 16):
+\`tools/torch-family/README.md\` has the command and the recipe; each \`backdoor.json\` the rest,
+and \`trigger.json\` the trigger. CA and ASR as measured in PyTorch on \`data/test.safetensors\`.
+
+${markdownTable(["model", "poisoning", "CA", "ASR", "time"], famRows)}
 `;
 await writeAtomic(join(dir, "README.md"), text);
 console.log(`wrote ${join(dir, "README.md")}`);
