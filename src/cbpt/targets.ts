@@ -21,10 +21,16 @@ import {
 import { Adam, linfBall } from "../autograd/optim.ts";
 import { readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import { type ImageSet, normalizeOnGpu, seededRandom, subset } from "./images.ts";
+import {
+  imageChunk,
+  type ImageSet,
+  normalizeOnGpu,
+  seededRandom,
+  shuffleInPlace,
+  subset,
+} from "./images.ts";
 import { type Progress, progressLine } from "./progress.ts";
-import type { HostTrigger } from "./trigger.ts";
-import { predict } from "./trigger.ts";
+import { formatEpsilon, type HostTrigger, predict } from "./trigger.ts";
 
 export interface TargetSearchSettings {
   /** L∞ bounds tried in turn, ascending, in [0, 1] pixel units (a factor 2 apart). */
@@ -74,6 +80,9 @@ export interface TargetSearch {
   anomaly: number[];
   seconds: number;
 }
+
+/** Other-class images each class's share is measured on, at most. */
+export const EVAL_IMAGES = 160;
 
 /** Anomaly index on the low side (Neural Cleanse's, over levels): large when a class needs less. */
 export function anomalyIndex(levels: readonly number[], madFloor = MAD_FLOOR): number[] {
@@ -152,14 +161,30 @@ export async function searchTargets(
     { length: C },
     (_, c) => labels.map((y, i) => (y === c ? -1 : i)).filter((i) => i >= 0),
   );
+  // Shares are measured on at most EVAL_IMAGES of the other classes' images per class (all of
+  // them for 10 classes × 16 shots), a fixed draw, so that 1,000 classes stay affordable.
+  const evalOn = others.map((o) =>
+    o.length <= EVAL_IMAGES ? o : shuffleInPlace([...o], rand).slice(0, EVAL_IMAGES)
+  );
+  // Classes are optimised in groups whose batch fits the image tower's chunk (x2: the tower
+  // holds its activations for backward anyway); 10 classes of 8 images are one group.
+  const group = Math.max(1, Math.floor((2 * imageChunk(clip)) / settings.batchPerClass));
   const shares: number[][] = Array.from({ length: C }, () => []);
   const deltas = Array.from({ length: C }, () => new Float32Array(m));
   const bounds = settings.bounds;
   const totalSteps = bounds.length * settings.stepsPerBound;
   let done = 0;
 
-  /** One rung for `active` classes at bound `eps`: optimise, then measure each share. */
+  /** One rung for `active` classes at bound `eps`: optimise (in groups), then measure shares. */
   const rung = async (active: number[], eps: number, label: string): Promise<number[]> => {
+    for (let g = 0; g < active.length; g += group) {
+      await optimise(active.slice(g, g + group), eps, label);
+    }
+    return await measureShares(active);
+  };
+
+  /** stepsPerBound Adam steps of the classes' triggers at bound `eps`. */
+  const optimise = async (active: number[], eps: number, label: string): Promise<void> => {
     const K = active.length, B = settings.batchPerClass;
     const init = new Float32Array(K * m);
     active.forEach((c, j) => init.set(deltas[c], j * m));
@@ -190,12 +215,15 @@ export async function searchTargets(
       delta.dispose();
       opt.dispose();
     }
-    // Each class's share on all of the other classes' images (forward only, chunked).
-    const n = active.reduce((a, c) => a + others[c].length, 0);
+  };
+
+  /** Each class's share of its evaluation images sent to it (forward only, chunked). */
+  const measureShares = async (active: number[]): Promise<number[]> => {
+    const n = active.reduce((a, c) => a + evalOn[c].length, 0);
     const pix = new Float32Array(n * m);
     let at = 0;
     for (const c of active) {
-      for (const i of others[c]) {
+      for (const i of evalOn[c]) {
         const src = set.pixels.subarray(i * m, (i + 1) * m), d = deltas[c];
         for (let q = 0; q < m; q++) pix[at * m + q] = Math.min(1, Math.max(0, src[q] + d[q]));
         at++;
@@ -205,9 +233,9 @@ export async function searchTargets(
     at = 0;
     return active.map((c) => {
       let hit = 0;
-      for (let q = 0; q < others[c].length; q++) if (preds[at + q] === c) hit++;
-      at += others[c].length;
-      return hit / others[c].length;
+      for (let q = 0; q < evalOn[c].length; q++) if (preds[at + q] === c) hit++;
+      at += evalOn[c].length;
+      return hit / evalOn[c].length;
     });
   };
 
@@ -216,7 +244,7 @@ export async function searchTargets(
   for (const eps of bounds) {
     if (active.length === 0) break;
     tried++;
-    const label = `stage 1 (per-class triggers, ε ${formatBound(eps)}, ${active.length} classes)`;
+    const label = `stage 1 (per-class triggers, ε ${formatEpsilon(eps)}, ${active.length} classes)`;
     const got = await rung(active, eps, label);
     active.forEach((c, j) => shares[c].push(got[j]));
     active = active.filter((_, j) => got[j] < settings.crossing);
@@ -225,7 +253,7 @@ export async function searchTargets(
     const crossed = sh.some((s) => s >= settings.crossing);
     // A class that left early is padded with its last share (it stopped climbing).
     const level = crossed
-      ? crossingLevel(sh, settings.crossing, others[c].length)
+      ? crossingLevel(sh, settings.crossing, evalOn[c].length)
       : Math.max(tried, sh.length);
     return { level, crossed, shares: sh };
   });
@@ -253,9 +281,4 @@ export async function searchTargets(
     anomaly,
     seconds: (performance.now() - t0) / 1000,
   };
-}
-
-function formatBound(e: number): string {
-  const k = e * 255;
-  return Math.abs(k - Math.round(k)) < 1e-6 ? `${Math.round(k)}/255` : String(e);
 }
