@@ -15,6 +15,7 @@ import { imageChunk } from "../src/cbpt/images.ts";
 import { fitContext } from "../src/cbpt/prompts.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
 import { holdOutSplit, pickCandidate } from "../src/cbpt/recipe.ts";
+import { specAttack } from "../src/cbpt/spec_attack.ts";
 import {
   anomalyIndex,
   crossingLevel,
@@ -267,4 +268,25 @@ Deno.test("loadTokenizer: CLIP's BPE ships with the package; a vocabulary of ano
   } finally {
     await Deno.remove(empty);
   }
+});
+
+Deno.test("specAttack: the trigger.json of a model other code made, applied as written", async () => {
+  const fam = join(fixturesDir(), "family2");
+  const R = 28, m = 3 * R * R, x = new Float32Array(2 * m).fill(0.5);
+  const set = { pixels: x, n: 2, size: R };
+  const sig = await specAttack(join(fam, "sig-sneaker"), 7, R);
+  const spec = JSON.parse(await Deno.readTextFile(join(fam, "sig-sneaker", "trigger.json")));
+  const y = sig.apply(set).pixels;
+  const want = 0.5 + spec.delta * Math.sin((2 * Math.PI * 3 * spec.frequency) / R);
+  assert.ok(Math.abs(y[5 * R + 3] - want) < 1e-6, `${y[5 * R + 3]} vs ${want}`);
+  const bad = (await specAttack(join(fam, "badnet-sandal"), 5, R)).apply(set).pixels;
+  // A 4×4 checkerboard somewhere in each image: 8 white and 8 black pixels, the rest untouched.
+  for (let i = 0; i < 2; i++) {
+    const plane = bad.subarray(i * m, i * m + R * R);
+    assert.equal(plane.filter((v) => v === 1).length, 8);
+    assert.equal(plane.filter((v) => v === 0).length, 8);
+  }
+  const blend = (await specAttack(join(fam, "blended-pullover"), 2, R)).apply(set).pixels;
+  assert.ok(blend.every((v) => v >= 0.4 - 1e-6 && v <= 0.6 + 1e-6), "0.8 · 0.5 + 0.2 · noise");
+  await assert.rejects(() => specAttack(join(fam, "sig-sneaker"), 7, 32), /for 28 px images/);
 });
