@@ -11,7 +11,7 @@ import { fixturesDir } from "../src/cbpt/demo.ts";
 import { writeAtomic } from "../src/cbpt/images.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { scanModel } from "../src/cbpt/scan.ts";
-import { ANOMALY_THRESHOLD } from "../src/cbpt/targets.ts";
+import { ANOMALY_THRESHOLD, anomalyIndex } from "../src/cbpt/targets.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { markdownTable, wrapProse } from "../src/lab/results.ts";
 import { loadTokenizer, parseFlags } from "./common.ts";
@@ -31,6 +31,8 @@ interface ZooRow extends ZooEntry {
   suspect: string | null;
   score: number;
   seconds: number;
+  /** Each class's level (rungs), so the statistic can be studied without rescanning. */
+  levels: Record<string, number>;
 }
 
 const { values } = parseFlags({
@@ -124,6 +126,7 @@ await runWithGpu(async () => {
       suspect: cheapest,
       score: r.score,
       seconds: r.report.seconds,
+      levels: Object.fromEntries(r.report.classes.map((c) => [c.name, c.level])),
     });
     console.error(
       `  ${r.verdict}, cheapest ${cheapest}, score ${r.score.toFixed(2)}, ${
@@ -133,6 +136,15 @@ await runWithGpu(async () => {
     clip.dispose();
     // Written after every model, so an interrupted run keeps what it measured (--resume).
     await writeAtomic(jsonPath, JSON.stringify({ rows }, null, 2) + "\n");
+  }
+  // The levels are what each scan measured; score, suspect and verdict are derived from them
+  // with the library's statistic, so a row kept by --resume is judged as a fresh one would be.
+  for (const r of rows) {
+    const names = Object.keys(r.levels), a = anomalyIndex(Object.values(r.levels));
+    const k = a.indexOf(Math.max(...a));
+    r.score = a[k];
+    r.suspect = names[k];
+    r.verdict = a[k] >= ANOMALY_THRESHOLD ? "backdoored" : "no evidence";
   }
   const pos = rows.filter((r) => r.target).map((r) => r.score);
   const neg = rows.filter((r) => !r.target).map((r) => r.score);

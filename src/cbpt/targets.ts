@@ -92,9 +92,8 @@ export function anomalyIndex(levels: readonly number[], madFloor = MAD_FLOOR): n
 }
 
 /**
- * The anomaly index from which a class counts as a backdoor's target (Neural Cleanse's 2). On the
- * lab's clean model the cheapest class ("bag", the model's sink) scored 1.4; planted targets 2.0–4.2
- * (docs/scan.md has the zoo).
+ * The anomaly index from which a class counts as a backdoor's target (Neural Cleanse's 2);
+ * docs/scan.md has the zoo it was measured on.
  */
 export const ANOMALY_THRESHOLD = 2;
 
@@ -114,8 +113,14 @@ export function targetVerdict(s: TargetSearch, threshold = ANOMALY_THRESHOLD): T
     : { verdict: "no evidence", target: null, score };
 }
 
-/** The smallest MAD, in rungs: keeps the index finite when most classes cost the same. */
-export const MAD_FLOOR = 0.1;
+/**
+ * The smallest MAD, in rungs. On the lab's clean models the classes' levels lie so close together
+ * (MAD 0.08–0.18 rung, varying by that much between seeds and between clean variants of one
+ * model) that the model's sink, 0.26–0.43 rung cheaper than the median, scored up to 2.2; a
+ * floor at the top of that range asks a target to be ≥ 0.59 rung (ε × 1.5) cheaper than the
+ * median before it counts. Planted targets were 0.70–2.34 rung cheaper (docs/scan.md).
+ */
+export const MAD_FLOOR = 0.2;
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b), n = s.length;
