@@ -246,7 +246,12 @@ Deno.test("recipe: a quarter of each class is held out; the pick keeps CA and lo
   // λ 2 has the lowest ASR but costs 10 points: λ 1 is chosen.
   const p = pickCandidate([c(0.5, 0.9, 0.3), c(1, 0.89, 0.05), c(2, 0.8, 0.01)], 0.9, 100);
   assert.equal(p.index, 1);
-  assert.match(p.why, /λ_bd 1: lowest held-out inverted-trigger ASR/);
+  assert.match(p.why, /λ_bd 1: held-out inverted-trigger ASR 5\.0 % \(lowest/);
+  // ASRs one held-out image apart (1 of 36) are a tie: the higher CA wins.
+  const t = pickCandidate([c(0.5, 0.85, 1 / 36), c(1, 0.875, 1 / 36), c(2, 0.875, 0)], 0.9, 40, 36);
+  assert.equal(t.index, 1);
+  const u = pickCandidate([c(0.5, 0.85, 0), c(1, 0.85, 0), c(2, 0.925, 1 / 36)], 0.925, 40, 36);
+  assert.equal(u.index, 2);
   // None within the slack: the best CA − ASR.
   const q = pickCandidate([c(0.5, 0.7, 0.3), c(1, 0.6, 0.05)], 0.9, 100);
   assert.equal(q.index, 1);

@@ -69,26 +69,31 @@ export function holdOutSplit(labels: readonly number[]): { train: number[]; held
 
 /**
  * The choice rule: among candidates whose held-out CA is within CA_SLACK of zero-shot CA, the
- * lowest held-out inverted-trigger ASR (ties: higher CA); if none is, the best CA − ASR.
+ * lowest held-out inverted-trigger ASR, ASRs within one held-out image counting as a tie broken
+ * by the higher CA; if no candidate is within the slack, the best CA − ASR.
  */
 export function pickCandidate(
   candidates: readonly RecipeCandidate[],
   zeroShotCa: number,
   heldOut: number,
+  /** Held-out non-target images the ASR is measured on: one of them is its resolution. */
+  heldNonTarget = heldOut,
 ): { index: number; why: string } {
   // One held-out image of slack at least: with 40 images a point of CA is not resolvable.
   const slack = Math.max(CA_SLACK, 1 / Math.max(heldOut, 1));
   const ok = candidates.map((c, i) => [c, i] as const).filter(([c]) => c.ca >= zeroShotCa - slack);
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
   if (ok.length) {
-    const [best, i] = ok.reduce((a, b) =>
-      b[0].asr < a[0].asr || (b[0].asr === a[0].asr && b[0].ca > a[0].ca) ? b : a
-    );
+    // ASRs within one held-out image of the lowest are a tie (the difference is noise): of
+    // those, the highest CA, then the first listed (the smaller λ_bd).
+    const low = Math.min(...ok.map(([c]) => c.asr));
+    const tied = ok.filter(([c]) => c.asr <= low + 1 / Math.max(heldNonTarget, 1) + 1e-9);
+    const [best, i] = tied.reduce((a, b) => (b[0].ca > a[0].ca ? b : a));
     return {
       index: i,
-      why: `λ_bd ${best.lambdaBd}: lowest held-out inverted-trigger ASR (${pct(best.asr)}) ` +
-        `among candidates within ${pct(slack)} of zero-shot CA (${pct(zeroShotCa)}; its ` +
-        `${pct(best.ca)})`,
+      why: `λ_bd ${best.lambdaBd}: held-out inverted-trigger ASR ${pct(best.asr)} (lowest, ` +
+        `within one image) and the best CA of those, ${pct(best.ca)}, within ${pct(slack)} of ` +
+        `zero-shot CA (${pct(zeroShotCa)})`,
     };
   }
   const i = candidates.reduce(
@@ -200,7 +205,7 @@ export async function chooseRecipe(
         text.dispose();
       }
     }
-    const pick = pickCandidate(candidates, zeroShot.ca, held.length);
+    const pick = pickCandidate(candidates, zeroShot.ca, held.length, heldNonTarget.length);
     return {
       settings: { ...base, lambdaBd: candidates[pick.index].lambdaBd },
       candidates,
