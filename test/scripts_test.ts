@@ -108,15 +108,33 @@ Deno.test({
         assert.deepEqual([...probs].sort((a, b) => b - a), probs, "sorted");
       }
     }
+    // No tokenizer beside a 49,408-token model and no --vocab: the bundled BPE gives the same.
+    const args = ["--model", dir, "--classes", `${dir}/classes.txt`, "--json", images[0]];
+    const bundled = await run("classify.ts", args);
+    assert.equal(bundled.code, 0, bundled.stderr);
+    assert.match(bundled.stderr, /using CLIP's BPE vocabulary \(bundled\)/);
+    const given = await run("classify.ts", [
+      ...args,
+      "--vocab",
+      `${shared}clip-vocab/bpe_simple_vocab_16e6.txt.gz`,
+    ]);
+    assert.equal(
+      JSON.parse(bundled.stdout).results[0].top[0].prob,
+      JSON.parse(given.stdout).results[0].top[0].prob,
+    );
+    // A model of another vocabulary size with no tokenizer: nothing to fall back on.
+    const other = await Deno.makeTempDir();
+    await makeRandomClip({ arch: "tiny", format: "hf", out: other, seed: 3 });
     const bad = await run("classify.ts", [
       "--model",
-      dir,
+      other,
       "--classes",
       `${dir}/classes.txt`,
       images[0],
     ]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /no tokenizer for .*pass --vocab/);
+    await Deno.remove(other, { recursive: true });
     await Deno.remove(dir, { recursive: true });
   },
 });
