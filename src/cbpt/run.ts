@@ -25,14 +25,8 @@ import {
 } from "./trigger.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
 import { chooseRecipe, type RecipeChoice } from "./recipe.ts";
-import {
-  ANOMALY_THRESHOLD,
-  searchTargets,
-  TARGET_SEARCH_DEFAULTS,
-  type TargetSearchSettings,
-  targetVerdict,
-} from "./targets.ts";
-import { evidenceLines, type ScanReport, scanReport } from "./scan.ts";
+import { TARGET_SEARCH_DEFAULTS, type TargetSearchSettings } from "./targets.ts";
+import { evidenceLines, type ScanReport, scanWithText } from "./scan.ts";
 
 /** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
 export interface EvalAttack {
@@ -185,41 +179,28 @@ export async function runCbpt(
     let inv: Awaited<ReturnType<typeof invertTrigger>>;
     if (o.knownTrigger) {
       inv = await knownTriggerResult(clip, o.knownTrigger, o.train.set, text0);
-    } else if ((o.search ?? "per-class") === "per-class") {
-      const st = { ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch };
-      const s = await searchTargets(
-        clip,
-        o.train.set,
-        o.train.labels,
-        text0,
-        st,
-        o.seed,
-        { progress: o.progress },
-      );
-      const v = targetVerdict(s);
-      scan = scanReport(s, v, classNames, st, ANOMALY_THRESHOLD);
-      console.error("stage 1: how little each class needs (per-class targeted triggers):");
-      for (const line of evidenceLines(scan)) console.error(`stage 1: ${line}`);
-      if (v.verdict !== "backdoored") {
-        console.error(
-          `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +
-            `"${classNames[s.cheapest]}"`,
-        );
-      }
-      // The trigger stage 2 tunes against: the contrastive inversion, aimed at the suspect.
-      inv = await invertTrigger(
-        clip,
-        o.train.set,
-        o.train.labels,
-        text0,
-        o.trigger,
-        o.seed,
-        o.progress,
-        climbMessage,
-        s.cheapest,
-      );
-      inv = { ...inv, seconds: inv.seconds + s.seconds };
     } else {
+      let aim: number | undefined, searchSeconds = 0;
+      if ((o.search ?? "per-class") === "per-class") {
+        const r = await scanWithText(clip, text0, classNames, o.train, {
+          seed: o.seed,
+          settings: o.targetSearch,
+          progress: o.progress,
+        });
+        scan = r.report;
+        console.error("stage 1: how little each class needs (per-class targeted triggers):");
+        for (const line of evidenceLines(scan)) console.error(`stage 1: ${line}`);
+        aim = r.search.cheapest;
+        searchSeconds = r.search.seconds;
+        if (r.verdict !== "backdoored") {
+          console.error(
+            `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +
+              `"${classNames[aim]}"`,
+          );
+        }
+      }
+      // The trigger stage 2 tunes against: the contrastive inversion, aimed at the suspect when
+      // the per-class search ran.
       inv = await invertTrigger(
         clip,
         o.train.set,
@@ -229,7 +210,9 @@ export async function runCbpt(
         o.seed,
         o.progress,
         climbMessage,
+        aim,
       );
+      inv = { ...inv, seconds: inv.seconds + searchSeconds };
     }
     await writePng(join(o.outDir, "trigger.png"), triggerPicture(inv.trigger), inv.trigger.size);
     const strength = scan ? (scan.verdict === "backdoored" ? "" : " (weak evidence)") : "";

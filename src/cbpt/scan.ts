@@ -115,23 +115,34 @@ export async function scanModel(o: ScanOptions): Promise<ScanResult> {
   if (empty >= 0) throw new Error(`scan: class "${classNames[empty]}" has no images`);
   // The zero-shot prompt must fit the text context untruncated (fitContext checks it).
   fitContext(tokenizer, classNames, clip.config.contextLength, "auto");
-  const settings = { ...TARGET_SEARCH_DEFAULTS, ...o.settings };
-  const threshold = o.threshold ?? ANOMALY_THRESHOLD;
   const text: Tensor = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);
   try {
-    const search = await searchTargets(
-      clip,
-      o.train.set,
-      o.train.labels,
-      text,
-      settings,
-      o.seed ?? 1,
-      { progress: o.progress },
-    );
-    const v = targetVerdict(search, threshold);
-    const report = scanReport(search, v, classNames, settings, threshold);
-    return { verdict: v.verdict, target: report.target, score: v.score, report, search };
+    return await scanWithText(clip, text, classNames, o.train, o);
   } finally {
     text.dispose();
   }
+}
+
+/** The scan against class features the caller already has (purify's zero-shot head). */
+export async function scanWithText(
+  clip: Clip,
+  classText: Tensor,
+  classNames: readonly string[],
+  train: { set: ImageSet; labels: readonly number[] },
+  o: Pick<ScanOptions, "seed" | "settings" | "threshold" | "progress"> = {},
+): Promise<ScanResult> {
+  const settings = { ...TARGET_SEARCH_DEFAULTS, ...o.settings };
+  const threshold = o.threshold ?? ANOMALY_THRESHOLD;
+  const search = await searchTargets(
+    clip,
+    train.set,
+    train.labels,
+    classText,
+    settings,
+    o.seed ?? 1,
+    { progress: o.progress },
+  );
+  const v = targetVerdict(search, threshold);
+  const report = scanReport(search, v, classNames, settings, threshold);
+  return { verdict: v.verdict, target: report.target, score: v.score, report, search };
 }
