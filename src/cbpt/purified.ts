@@ -8,6 +8,7 @@ import type { Clip } from "../clip/model.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../clip/safetensors.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { imageFeatures } from "./images.ts";
+import { rowArgmax } from "./trigger.ts";
 import { promptFeatures, type PromptTokens, promptTokens } from "./prompts.ts";
 
 export interface Classification {
@@ -109,14 +110,7 @@ export class PurifiedClassifier {
     );
     const [p] = await readTensors([probs]);
     probs.dispose();
-    const C = this.classNames.length;
-    const labels: number[] = [];
-    for (let r = 0; r < p.length / C; r++) {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (p[r * C + c] > p[r * C + best]) best = c;
-      labels.push(best);
-    }
-    return { labels, probs: p };
+    return { labels: rowArgmax(p, this.classNames.length), probs: p };
   }
 
   dispose(): void {

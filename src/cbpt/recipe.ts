@@ -10,7 +10,7 @@ import type { Clip } from "../clip/model.ts";
 import { imageFeatures, type ImageSet, subset } from "./images.ts";
 import type { Progress } from "./progress.ts";
 import { promptFeatures, type PromptTokens } from "./prompts.ts";
-import { applyTrigger, type HostTrigger, type TriggerSettings } from "./trigger.ts";
+import { applyTrigger, type HostTrigger, rowArgmax, type TriggerSettings } from "./trigger.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
 
 /**
@@ -117,19 +117,15 @@ async function score(
   target: number,
 ): Promise<{ ca: number; asr: number }> {
   const C = text.shape[0];
-  const [sc, st] = await readTensors(
-    noGrad(() => [matmul(clean, text, { transB: true }), matmul(trig, text, { transB: true })]),
-  );
-  const argmax = (v: Float32Array, r: number) => {
-    let best = 0;
-    for (let c = 1; c < C; c++) if (v[r * C + c] > v[r * C + best]) best = c;
-    return best;
-  };
-  let right = 0, hit = 0;
-  heldLabels.forEach((y, r) => (right += argmax(sc, r) === y ? 1 : 0));
-  const nt = st.length / C;
-  for (let r = 0; r < nt; r++) hit += argmax(st, r) === target ? 1 : 0;
-  return { ca: right / heldLabels.length, asr: nt ? hit / nt : 0 };
+  const sims = noGrad(() => [
+    matmul(clean, text, { transB: true }),
+    matmul(trig, text, { transB: true }),
+  ]);
+  const [sc, st] = await readTensors(sims); // one sync for both
+  for (const t of sims) t.dispose();
+  const pc = rowArgmax(sc, C), pt = rowArgmax(st, C);
+  const ca = pc.filter((p, r) => p === heldLabels[r]).length / heldLabels.length;
+  return { ca, asr: pt.length ? pt.filter((p) => p === target).length / pt.length : 0 };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import type { ImageSet } from "./images.ts";
 import type { Progress } from "./progress.ts";
+import { describeShots } from "./data.ts";
 import { fitContext } from "./prompts.ts";
 import {
   ANOMALY_THRESHOLD,
@@ -109,10 +110,8 @@ export async function scanModel(o: ScanOptions): Promise<ScanResult> {
   const { clip, tokenizer, classNames } = o;
   const C = classNames.length;
   if (C < 3) throw new Error(`scan: needs at least 3 classes to compare, got ${C}`);
-  const counts = new Array(C).fill(0);
-  for (const y of o.train.labels) counts[y]++;
-  const empty = counts.findIndex((n) => n === 0);
-  if (empty >= 0) throw new Error(`scan: class "${classNames[empty]}" has no images`);
+  // Every class needs images to be compared (describeShots refuses an empty one, naming it).
+  describeShots(o.train.labels.map((label) => ({ label })), classNames, 0, "scan");
   // The zero-shot prompt must fit the text context untruncated (fitContext checks it).
   fitContext(tokenizer, classNames, clip.config.contextLength, "auto");
   const text: Tensor = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);

@@ -151,7 +151,12 @@ export async function predict(
   );
   const [v] = await readTensors([scores]); // one sync for the whole set
   scores.dispose();
-  return Array.from({ length: set.n }, (_, r) => {
+  return rowArgmax(v, C);
+}
+
+/** The index of each row's largest value in a row-major [rows, C] array (ties: the first). */
+export function rowArgmax(v: ArrayLike<number>, C: number): number[] {
+  return Array.from({ length: Math.floor(v.length / C) }, (_, r) => {
     let best = 0;
     for (let c = 1; c < C; c++) if (v[r * C + c] > v[r * C + best]) best = c;
     return best;

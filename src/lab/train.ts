@@ -4,6 +4,7 @@
 // (scripts/pretrain.ts) uses it on clean Fashion-MNIST; the backdoor lab's poisoning fine-tunes
 // reuse the same loop with poisoned batches.
 
+import { rowArgmax } from "../cbpt/trigger.ts";
 import { basename, dirname, join } from "node:path";
 import {
   add,
@@ -263,11 +264,7 @@ export async function zeroShotPredict(
       );
       const [s] = await readTensors([sims]);
       sims.dispose();
-      for (let r = 0; r < n; r++) {
-        let best = 0;
-        for (let c = 1; c < C; c++) if (s[r * C + c] > s[r * C + best]) best = c;
-        preds.push(best);
-      }
+      preds.push(...rowArgmax(s, C));
     }
   } finally {
     classifier.dispose();
