@@ -2,13 +2,13 @@
 // attacked, with thumbnails of the clean image and of the (amplified) difference beside it,
 // written to docs/attacks/<name>.png.
 //
-//   deno run -A scripts/attack-pictures.ts [--image ../shared/images/chelsea.png]
+//   deno run -A scripts/attack-pictures.ts [--image fixtures/oracle/images/chelsea.png]
 //     [--out docs/attacks] [--seed 0] [--model DIR --vocab PATH] [--steps 150]
 //
 // BadCLIP's patch is optimised here (optimiseBadClipPatch) against --model, or, without one,
 // against a randomly initialised tiny ViT CLIP made at 224 px with CLIP's real vocabulary, so the
 // picture shows the mechanics (a patch optimised toward "a photo of a banana."), not a patch
-// that carries meaning for a trained model. The optimisation images are ../shared/images other
+// that carries meaning for a trained model. The optimisation images are fixtures/oracle/images other
 // than the pictured one.
 
 import { parseArgs } from "node:util";
@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { makeRandomClip } from "./make-random-clip.ts";
 import { loadTokenizer } from "./common.ts";
+import { BUNDLED_VOCAB } from "../src/clip/tokenizer.ts";
 import {
   ATTACK_NAMES,
   type AttackName,
@@ -28,15 +29,15 @@ import {
 const USAGE = `usage: deno run -A scripts/attack-pictures.ts [--image PNG] [--out DIR] [--seed N]
          [--model DIR --vocab PATH] [--steps N]`;
 
-const shared = fileURLToPath(new URL("../../shared/", import.meta.url));
+const oracle = fileURLToPath(new URL("../fixtures/oracle/", import.meta.url));
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    image: { type: "string", default: join(shared, "images/chelsea.png") },
+    image: { type: "string", default: join(oracle, "images/chelsea.png") },
     out: { type: "string", default: fileURLToPath(new URL("../docs/attacks/", import.meta.url)) },
     seed: { type: "string", default: "0" },
     model: { type: "string" },
-    vocab: { type: "string", default: join(shared, "clip-vocab/bpe_simple_vocab_16e6.txt.gz") },
+    vocab: { type: "string", default: BUNDLED_VOCAB },
     steps: { type: "string", default: "150" },
     help: { type: "boolean", short: "h" },
   },
@@ -154,8 +155,8 @@ async function badClipPatch(seed: number, steps: number): Promise<Float32Array> 
     const tokenizer = await loadTokenizer(modelDir, values.vocab);
     const target = encodeTargetText(clip, tokenizer, ["a photo of a banana."]);
     const others = [];
-    for (const e of Deno.readDirSync(join(shared, "images"))) {
-      const path = join(shared, "images", e.name);
+    for (const e of Deno.readDirSync(join(oracle, "images"))) {
+      const path = join(oracle, "images", e.name);
       if (e.isFile && path !== values.image && /\.(png|jpg)$/.test(e.name)) others.push(path);
     }
     others.sort();

@@ -19,13 +19,10 @@ import {
   writeSafetensors,
 } from "../src/clip/safetensors.ts";
 import { makeRandomClip } from "../scripts/make-random-clip.ts";
-import { sharedDir } from "./helpers.ts";
+import { oracleDir } from "./helpers.ts";
 
-const shared = sharedDir();
-const tinyA = shared ? `${shared}reference/tiny-a/` : "";
-if (!shared) {
-  console.warn("checkpoint_test: ../shared is absent; the tiny-a and tiny-rn tests are skipped");
-}
+const oracle = oracleDir();
+const tinyA = `${oracle}reference/tiny-a/`;
 
 async function withTempDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "checkpoint_test_" });
@@ -96,7 +93,6 @@ const TINY_A_EXTRA = {
 
 Deno.test({
   name: "tiny-a: openai, hf and hf-bf16 load to the same canonical tensors and config",
-  ignore: !shared,
   fn: async () => {
     const want = { ...(await caseConfig()), ...TINY_A_EXTRA };
     // An OpenAI state dict does not record head counts; tiny-a's text tower has 4, not 64/64.
@@ -126,7 +122,6 @@ Deno.test({
 
 Deno.test({
   name: "tiny-a openai: without options the config is build_model's (text heads = width / 64)",
-  ignore: !shared,
   fn: async () => {
     const w = await loadClipWeights(`${tinyA}openai/model.safetensors`);
     assert.deepEqual(w.config, { ...(await caseConfig()), ...TINY_A_EXTRA, transformerHeads: 1 });
@@ -135,7 +130,6 @@ Deno.test({
 
 Deno.test({
   name: "tiny-a hf split into two shards with an index loads identically",
-  ignore: !shared,
   fn: async () => {
     await withTempDir(async (dir) => {
       const file = await readSafetensors(`${tinyA}hf/model.safetensors`);
@@ -179,16 +173,15 @@ Deno.test({
 
 Deno.test({
   name: "tiny-rn: a ResNet image tower loads (config inferred as build_model does)",
-  ignore: !shared,
   fn: async () => {
-    const w = await loadClipWeights(`${shared}reference/tiny-rn/openai`);
+    const w = await loadClipWeights(`${oracle}reference/tiny-rn/openai`);
     assert.deepEqual(w.config, { ...CLIP_ARCHS["tiny-rn"], transformerHeads: 1 });
     assert.deepEqual(w.tensors.get("visual.layer4.0.downsample.1.running_var")!.shape, [512]);
     assert.deepEqual(w.warnings, []);
   },
 });
 
-// ---- random checkpoints (no ../shared needed) ----------------------------------------------
+// ---- random checkpoints (no fixtures/oracle needed) ----------------------------------------------
 
 Deno.test("make-random-clip tiny: hf and openai formats load to the same model", async () => {
   await withTempDir(async (dir) => {

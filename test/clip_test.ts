@@ -1,15 +1,14 @@
 // CLIP on the engine against openai/CLIP's PyTorch outputs and gradients for the tiny-a case
-// (../shared/reference/tiny-a). Tolerances are case.json's: relative to each tensor's max |value|.
+// (fixtures/oracle/reference/tiny-a). Tolerances are case.json's: relative to each tensor's max |value|.
 
 import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
 import { Clip, trimTokens } from "../src/clip/model.ts";
 import { loadClipWeights } from "../src/clip/checkpoint.ts";
 import { readSafetensors, toFloat32, toInt32 } from "../src/clip/safetensors.ts";
-import { sharedDir } from "./helpers.ts";
+import { oracleDir } from "./helpers.ts";
 
-const shared = sharedDir();
-const caseDir = shared ? `${shared}reference/tiny-a/` : "";
-if (!shared) console.warn("clip_test: ../shared is absent; the tiny-a reference tests are skipped");
+const oracle = oracleDir();
+const caseDir = `${oracle}reference/tiny-a/`;
 
 interface Case {
   config: Record<string, number>;
@@ -140,14 +139,12 @@ async function checkLayout(layout: "openai" | "hf" | "hf-bf16") {
 for (const layout of ["openai", "hf", "hf-bf16"] as const) {
   Deno.test({
     name: `tiny-a (${layout}): features, logits, loss and gradients match openai/CLIP`,
-    ignore: !shared,
     fn: () => checkLayout(layout),
   });
 }
 
 Deno.test({
   name: "tiny-a: cutting prompts after the latest EOT leaves the text features unchanged",
-  ignore: !shared,
   fn: async () => {
     const ref = await reference();
     const w = await loadClipWeights(`${caseDir}hf`);
@@ -164,7 +161,6 @@ Deno.test({
 
 Deno.test({
   name: "tiny-a: the comparison fails on the wrong weights (bf16 model vs f32 outputs)",
-  ignore: !shared,
   fn: async () => {
     const ref = await reference();
     const clip = Clip.fromWeights(await loadClipWeights(`${caseDir}hf-bf16`));

@@ -14,7 +14,7 @@ import { record } from "../src/autograd/tensor.ts";
 import { Clip } from "../src/clip/model.ts";
 import { type ClipWeights, loadClipWeights } from "../src/clip/checkpoint.ts";
 import { checkOp } from "./gradcheck.ts";
-import { assertAllClose, rng, sharedDir } from "./helpers.ts";
+import { assertAllClose, oracleDir, rng } from "./helpers.ts";
 import * as R from "./reference.ts";
 
 /** Normal values rounded to f16 (as OpenAI's fp16 release holds them), flat. */
@@ -127,11 +127,11 @@ Deno.test("packLinearHalf: W's two layouts as packHalf makes them; null when a v
 });
 
 // ---- the CLIP model ----------------------------------------------------------------------------
-const shared = sharedDir();
+const oracle = oracleDir();
 
 /** tiny-a's weights with every value rounded to f16 (what OpenAI's fp16 release looks like). */
 async function halfTinyA(): Promise<ClipWeights> {
-  const w = await loadClipWeights(`${shared}reference/tiny-a/hf`);
+  const w = await loadClipWeights(`${oracle}reference/tiny-a/hf`);
   for (const t of w.tensors.values()) t.data.forEach((v, i) => t.data[i] = Math.f16round(v));
   return w;
 }
@@ -139,7 +139,6 @@ async function halfTinyA(): Promise<ClipWeights> {
 Deno.test({
   name:
     "CLIP with f16-exact weights: the f16-pair path gives the f32 path's features and gradients",
-  ignore: !shared,
   fn: async () => {
     const w = await halfTinyA();
     const half = Clip.fromWeights(w), full = Clip.fromWeights(w, { halfWeights: false });
@@ -192,9 +191,8 @@ Deno.test({
 
 Deno.test({
   name: "CLIP with tiny-a's f32 weights keeps no f16-pair copies (they would not be exact)",
-  ignore: !shared,
   fn: async () => {
-    const clip = Clip.fromWeights(await loadClipWeights(`${shared}reference/tiny-a/hf`));
+    const clip = Clip.fromWeights(await loadClipWeights(`${oracle}reference/tiny-a/hf`));
     if (clip.halfWeights !== 0) throw new Error(`${clip.halfWeights} inexact weights were packed`);
     clip.dispose();
   },

@@ -1,4 +1,4 @@
-// Test helpers: a seeded RNG, all-close assertions with clear messages, and the ../shared path.
+// Test helpers: a seeded RNG, all-close assertions with clear messages, and the oracle's path.
 
 /** Mulberry32: small, fast, seeded; good enough for test data. */
 export function rng(seed: number) {
@@ -86,12 +86,10 @@ export function assertAllClose(
   }
 }
 
-/** ../shared beside the repo, or null (tests that need it skip, saying so). */
-export function sharedDir(): string | null {
-  const dir = new URL("../../shared/", import.meta.url).pathname;
-  try {
-    return Deno.statSync(dir).isDirectory ? dir : null;
-  } catch {
-    return null;
-  }
+/**
+ * The PyTorch oracle in the repo (fixtures/oracle: the upstream reference cases, images and HF
+ * vocabulary; its README says what made them), with a trailing slash.
+ */
+export function oracleDir(): string {
+  return new URL("../fixtures/oracle/", import.meta.url).pathname;
 }

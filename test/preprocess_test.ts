@@ -1,6 +1,6 @@
-// CLIP image preprocessing: against the upstream PIL/torchvision reference in ../shared, and on
+// CLIP image preprocessing: against the upstream PIL/torchvision reference in fixtures/oracle, and on
 // inputs built here with sharp or by hand (grey, palette, alpha, 16-bit, JPEG/WebP/GIF, corrupt
-// files), so that most of it runs without ../shared.
+// files), so that most of it runs without fixtures/oracle.
 
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
@@ -16,18 +16,15 @@ import {
   resizedSize,
 } from "../src/clip/preprocess.ts";
 import { readSafetensors, toFloat32 } from "../src/clip/safetensors.ts";
-import { rng, sharedDir } from "./helpers.ts";
+import { oracleDir, rng } from "./helpers.ts";
 
-const shared = sharedDir();
-if (!shared) {
-  console.warn("preprocess_test: ../shared is absent; the reference-image tests are skipped");
-}
+const oracle = oracleDir();
 
 const SIZE = 224;
 const PER = 3 * SIZE * SIZE;
 
 /**
- * Measured against ../shared/reference/preprocess-224.safetensors (openai/CLIP `_transform(224)`
+ * Measured against fixtures/oracle/reference/preprocess-224.safetensors (openai/CLIP `_transform(224)`
  * on Pillow): every image is bit-identical, mean and max |difference| 0 in normalised units.
  * The bounds below keep the issue's mean ≤ 0.01 and a max of 1e-6 (float32 noise, were any).
  */
@@ -76,16 +73,15 @@ function assertFinite(x: Float32Array, name: string) {
 
 Deno.test({
   name: "preprocess: reference images match openai/CLIP _transform(224) on Pillow",
-  ignore: !shared,
   fn: async () => {
-    const st = await readSafetensors(`${shared}reference/preprocess-224.safetensors`);
+    const st = await readSafetensors(`${oracle}reference/preprocess-224.safetensors`);
     assert.equal(st.metadata?.n_px, "224");
     assert.deepEqual([...st.tensors.keys()].sort(), Object.keys(MEASURED).sort());
     const lines: string[] = [];
     for (const [name, t] of st.tensors) {
       assert.deepEqual(t.shape, [3, SIZE, SIZE], name);
       const expected = toFloat32(t, name);
-      const got = await preprocessImage(`${shared}images/${name}`, SIZE);
+      const got = await preprocessImage(`${oracle}images/${name}`, SIZE);
       const { mean, max } = diffStats(got, expected);
       lines.push(`${name}: mean ${mean.toExponential(2)}, max ${max.toExponential(2)}`);
       assert.ok(mean <= MEAN_BOUND, `${name}: mean |diff| ${mean} > ${MEAN_BOUND}`);
@@ -97,9 +93,8 @@ Deno.test({
 
 Deno.test({
   name: "preprocess: batch of the reference images equals the single-image results",
-  ignore: !shared,
   fn: async () => {
-    const paths = Object.keys(MEASURED).map((n) => `${shared}images/${n}`);
+    const paths = Object.keys(MEASURED).map((n) => `${oracle}images/${n}`);
     const batch = await preprocessImages(paths, SIZE);
     assert.deepEqual(batch.shape, [paths.length, 3, SIZE, SIZE]);
     assert.deepEqual(batch.loaded, paths);

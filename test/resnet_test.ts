@@ -1,8 +1,8 @@
 // ResNet CLIP (OpenAI ModifiedResNet image tower) against openai/CLIP's PyTorch outputs and
-// gradients for the tiny-rn case (../shared/reference/tiny-rn; tensors mean what tiny-a's
+// gradients for the tiny-rn case (fixtures/oracle/reference/tiny-rn; tensors mean what tiny-a's
 // case.json says). Tolerances are case.json's (tiny-a's when tiny-rn's has none): relative to
 // each tensor's max |value|. Also: the config build_model infers, and random ResNet checkpoints
-// from make-random-clip (no ../shared needed).
+// from make-random-clip (no fixtures/oracle needed).
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -18,13 +18,10 @@ import {
   writeSafetensors,
 } from "../src/clip/safetensors.ts";
 import { makeRandomClip } from "../scripts/make-random-clip.ts";
-import { sharedDir } from "./helpers.ts";
+import { oracleDir } from "./helpers.ts";
 
-const shared = sharedDir();
-const caseDir = shared ? `${shared}reference/tiny-rn/` : "";
-if (!shared) {
-  console.warn("resnet_test: ../shared is absent; the tiny-rn reference tests are skipped");
-}
+const oracle = oracleDir();
+const caseDir = `${oracle}reference/tiny-rn/`;
 
 interface Case {
   config: Record<string, number | number[] | null>;
@@ -34,7 +31,7 @@ interface Case {
 async function reference() {
   const info: Case = JSON.parse(await Deno.readTextFile(`${caseDir}case.json`));
   const tolerance = info.tolerance ??
-    JSON.parse(await Deno.readTextFile(`${shared}reference/tiny-a/case.json`)).tolerance;
+    JSON.parse(await Deno.readTextFile(`${oracle}reference/tiny-a/case.json`)).tolerance;
   const inputs = await readSafetensors(`${caseDir}inputs.safetensors`);
   const expected = await readSafetensors(`${caseDir}expected.safetensors`);
   const f = (m: typeof inputs, n: string) => {
@@ -79,7 +76,6 @@ const TINY_RN_INFERRED = { ...CLIP_ARCHS["tiny-rn"], transformerHeads: 1 };
 
 Deno.test({
   name: "tiny-rn: the config is build_model's; every tensor is used",
-  ignore: !shared,
   fn: async () => {
     const w = await loadClipWeights(`${caseDir}openai`);
     assert.deepEqual(w.config, TINY_RN_INFERRED);
@@ -101,7 +97,6 @@ const GRAD_WEIGHTS: Record<string, string> = {
 
 Deno.test({
   name: "tiny-rn: features, logits, loss and gradients match openai/CLIP",
-  ignore: !shared,
   fn: async () => {
     const ref = await reference();
     // OpenAI state dicts do not record head counts: pass case.json's text heads.
@@ -169,7 +164,6 @@ Deno.test({
 
 Deno.test({
   name: "tiny-rn: the comparison fails on perturbed batch-norm statistics",
-  ignore: !shared,
   fn: async () => {
     const ref = await reference();
     const w = await loadClipWeights(`${caseDir}openai`);
@@ -188,7 +182,7 @@ Deno.test({
   },
 });
 
-// ---- random ResNet checkpoints (no ../shared needed) ----------------------------------------
+// ---- random ResNet checkpoints (no fixtures/oracle needed) ----------------------------------------
 
 Deno.test("make-random-clip tiny-rn: loads back (num_batches_tracked ignored), encodes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "resnet_test_" });

@@ -15,12 +15,9 @@ import {
   toInt32,
   writeSafetensors,
 } from "../src/clip/safetensors.ts";
-import { sharedDir } from "./helpers.ts";
+import { oracleDir } from "./helpers.ts";
 
-const shared = sharedDir();
-if (!shared) {
-  console.warn("safetensors_test: ../shared is absent; the reference-file tests are skipped");
-}
+const oracle = oracleDir();
 
 const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
 
@@ -212,8 +209,7 @@ Deno.test("toInt32 range-checks I64 and refuses float tensors, naming the tensor
 });
 
 Deno.test({
-  name: "reads every file in ../shared/reference and re-encodes it byte for byte",
-  ignore: !shared,
+  name: "reads every file in fixtures/oracle/reference and re-encodes it byte for byte",
   fn: async () => {
     const files: string[] = [];
     const walk = async (dir: string) => {
@@ -222,7 +218,7 @@ Deno.test({
         else if (e.name.endsWith(".safetensors")) files.push(join(dir, e.name));
       }
     };
-    await walk(`${shared}reference`);
+    await walk(`${oracle}reference`);
     let compared = 0;
     assert.ok(files.length >= 8, `found only ${files.length} reference files`);
     for (const path of files) {
@@ -264,10 +260,9 @@ Deno.test({
 
 Deno.test({
   name: "hf and hf-bf16 reference weights agree within bf16 rounding",
-  ignore: !shared,
   fn: async () => {
-    const f = await readSafetensors(`${shared}reference/tiny-a/hf/model.safetensors`);
-    const b = await readSafetensors(`${shared}reference/tiny-a/hf-bf16/model.safetensors`);
+    const f = await readSafetensors(`${oracle}reference/tiny-a/hf/model.safetensors`);
+    const b = await readSafetensors(`${oracle}reference/tiny-a/hf-bf16/model.safetensors`);
     for (const [name, t] of f.tensors) {
       const bt = b.tensors.get(name)!;
       assert.equal(bt.dtype, "BF16", name);

@@ -2,9 +2,10 @@
 
 import assert from "node:assert/strict";
 import { readSafetensors, toFloat32 } from "../mod.ts";
-import { sharedDir } from "./helpers.ts";
+import { BUNDLED_VOCAB } from "../src/clip/tokenizer.ts";
+import { oracleDir } from "./helpers.ts";
 
-const shared = sharedDir();
+const oracle = oracleDir();
 const root = new URL("../", import.meta.url).pathname;
 
 async function run(script: string, args: string[]) {
@@ -19,9 +20,8 @@ async function run(script: string, args: string[]) {
 
 Deno.test({
   name: "embed.ts on tiny-a (HF layout) writes what openai/CLIP computes",
-  ignore: !shared,
   fn: async () => {
-    const d = `${shared}reference/tiny-a/`;
+    const d = `${oracle}reference/tiny-a/`;
     const out = await Deno.makeTempFile({ suffix: ".safetensors" });
     const r = await run("embed.ts", [
       "--model",
@@ -50,8 +50,7 @@ Deno.test("embed.ts: bad arguments give usage, a missing tensor names the file",
   const r = await run("embed.ts", ["--model", "x"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--model and --out are required|usage:/);
-  if (!shared) return;
-  const d = `${shared}reference/tiny-a/`;
+  const d = `${oracle}reference/tiny-a/`;
   const r2 = await run("embed.ts", [
     "--model",
     `${d}hf`,
@@ -68,7 +67,6 @@ Deno.test("embed.ts: bad arguments give usage, a missing tensor names the file",
 
 Deno.test({
   name: "classify.ts: zero-shot top-k on real images with a tiny random CLIP and CLIP's vocabulary",
-  ignore: !shared,
   fn: async () => {
     const { makeRandomClip } = await import("../scripts/make-random-clip.ts");
     const dir = await Deno.makeTempDir();
@@ -81,7 +79,7 @@ Deno.test({
     });
     await Deno.writeTextFile(`${dir}/classes.txt`, "cat\nastronaut\ncoffee mug\n");
     const images = ["chelsea.png", "astronaut.png", "coffee.png"].map((f) =>
-      `${shared}images/${f}`
+      `${oracle}images/${f}`
     );
     for (const templates of ["1", "80"]) {
       const r = await run("classify.ts", [
@@ -90,7 +88,7 @@ Deno.test({
         "--classes",
         `${dir}/classes.txt`,
         "--vocab",
-        `${shared}clip-vocab/bpe_simple_vocab_16e6.txt.gz`,
+        BUNDLED_VOCAB,
         "--templates",
         templates,
         "--top",
@@ -116,7 +114,7 @@ Deno.test({
     const given = await run("classify.ts", [
       ...args,
       "--vocab",
-      `${shared}clip-vocab/bpe_simple_vocab_16e6.txt.gz`,
+      BUNDLED_VOCAB,
     ]);
     assert.equal(
       JSON.parse(bundled.stdout).results[0].top[0].prob,
@@ -142,7 +140,6 @@ Deno.test({
 Deno.test({
   name:
     "purify.ts on a tiny random ResNet CLIP: real images, a CSV and folders, both stages, files",
-  ignore: !shared,
   fn: async () => {
     const { makeRandomClip } = await import("../scripts/make-random-clip.ts");
     const dir = await Deno.makeTempDir({ prefix: "antidote-purify-rn-" });
@@ -160,17 +157,17 @@ Deno.test({
       // --train as a folder per class, --test as a CSV of path,label.
       for (const [c, f] of Object.entries(files)) {
         await Deno.mkdir(`${dir}/train/${c}`, { recursive: true });
-        await Deno.copyFile(`${shared}images/${f}`, `${dir}/train/${c}/${f}`);
+        await Deno.copyFile(`${oracle}images/${f}`, `${dir}/train/${c}/${f}`);
       }
       await Deno.writeTextFile(
         `${dir}/test.csv`,
-        Object.entries(files).map(([c, f]) => `${shared}images/${f},${c}`).join("\n") + "\n",
+        Object.entries(files).map(([c, f]) => `${oracle}images/${f},${c}`).join("\n") + "\n",
       );
       const args = [
         "--model",
         made.path,
         "--vocab",
-        `${shared}clip-vocab/bpe_simple_vocab_16e6.txt.gz`,
+        BUNDLED_VOCAB,
         "--train",
         `${dir}/train`,
         "--classes",

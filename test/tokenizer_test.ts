@@ -1,14 +1,19 @@
-// CLIP's BPE tokenizer: every case of ../shared/reference/tokenizer-cases.json from each of the
+// CLIP's BPE tokenizer: every case of fixtures/oracle/reference/tokenizer-cases.json from each of the
 // three vocabulary sources (OpenAI .gz, HF vocab.json + merges.txt, a tokenizer.json built from
 // them), edge cases checked against the Python simple_tokenizer.py, padding / truncation,
-// decoding, and clear loading errors. Vocabulary files are read from ../shared (copied to temp
-// folders at test time, never into the repo); those tests skip, saying so, when it is absent.
+// decoding, and clear loading errors. The cases and HF vocabulary files are the oracle's
+// (fixtures/oracle), the OpenAI .gz is the bundled one; tests copy them to temp folders as needed.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { bytesToUnicode, ClipTokenizer, OPENAI_VOCAB_FILE } from "../src/clip/tokenizer.ts";
+import {
+  BUNDLED_VOCAB,
+  bytesToUnicode,
+  ClipTokenizer,
+  OPENAI_VOCAB_FILE,
+} from "../src/clip/tokenizer.ts";
 import { cleanText, htmlUnescape } from "../src/clip/tokenizer/text.ts";
-import { sharedDir } from "./helpers.ts";
+import { oracleDir } from "./helpers.ts";
 
 interface Case {
   text: string;
@@ -22,31 +27,11 @@ interface Cases {
   cases: Case[];
 }
 
-function fileExists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const shared = sharedDir();
-const casesPath = shared ? join(shared, "reference", "tokenizer-cases.json") : "";
-const gzPath = shared ? join(shared, "clip-vocab", OPENAI_VOCAB_FILE) : "";
-const hfDir = shared ? join(shared, "clip-vocab", "hf") : "";
-const haveCases = !!shared && fileExists(casesPath);
-const haveGz = haveCases && fileExists(gzPath);
-const haveHf = haveCases && fileExists(join(hfDir, "vocab.json")) &&
-  fileExists(join(hfDir, "merges.txt"));
-if (!haveCases) {
-  console.warn(
-    "tokenizer_test: ../shared/reference/tokenizer-cases.json is absent; case tests skip",
-  );
-} else {
-  if (!haveGz) console.warn(`tokenizer_test: ${gzPath} is absent; the OpenAI-vocab tests skip`);
-  if (!haveHf) console.warn(`tokenizer_test: ${hfDir}/{vocab,merges} absent; the HF tests skip`);
-}
-const cases: Cases | null = haveCases ? JSON.parse(Deno.readTextFileSync(casesPath)) : null;
+const oracle = oracleDir();
+const casesPath = join(oracle, "reference", "tokenizer-cases.json");
+const gzPath = BUNDLED_VOCAB;
+const hfDir = join(oracle, "clip-vocab", "hf");
+const cases: Cases = JSON.parse(Deno.readTextFileSync(casesPath));
 
 async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "tokenizer_test_" });
@@ -59,7 +44,7 @@ async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 
 /** Every case: encode (with SOT/EOT added) and the batched tokenize to 77. */
 function assertAllCases(tok: ClipTokenizer, what: string) {
-  const c = cases!;
+  const c = cases;
   assert.equal(tok.sotToken, c.sot, `${what}: sotToken`);
   assert.equal(tok.eotToken, c.eot, `${what}: eotToken`);
   assert.equal(tok.vocabSize, c.vocab_size, `${what}: vocabSize`);
@@ -87,7 +72,6 @@ function assertAllCases(tok: ClipTokenizer, what: string) {
 
 Deno.test({
   name: "OpenAI bpe_simple_vocab_16e6.txt.gz: every reference case, ids and tokenize77",
-  ignore: !haveGz,
   async fn() {
     const t0 = performance.now();
     const tok = await ClipTokenizer.fromOpenAIVocab(gzPath);
@@ -99,7 +83,6 @@ Deno.test({
 
 Deno.test({
   name: "fromDir on a temp copy of the .gz, of vocab.json + merges.txt, and of a tokenizer.json",
-  ignore: !haveGz || !haveHf,
   async fn() {
     await withTempDir(async (dir) => {
       const gzDir = join(dir, "openai"), hf = join(dir, "hf"), tj = join(dir, "tokjson");
@@ -181,7 +164,6 @@ const EDGE_CASES: { text: string; ids: number[]; decoded: string }[] = [
 
 Deno.test({
   name: "edge cases match simple_tokenizer.py (specials in punctuation, ſ, whitespace, entities)",
-  ignore: !haveHf,
   async fn() {
     const tok = await ClipTokenizer.fromDir(hfDir);
     for (const { text, ids, decoded } of EDGE_CASES) {
@@ -209,7 +191,7 @@ Deno.test("text cleaning: html.unescape, strip and whitespace as CPython", () =>
 
 /**
  * A small vocabulary in CLIP's layout (byte symbols, their "</w>" forms, a few merges, SOT/EOT),
- * so padding and truncation are tested without ../shared.
+ * so padding and truncation are tested without fixtures/oracle.
  */
 function tinyTokenizer(): ClipTokenizer {
   const alphabet = bytesToUnicode();

@@ -1,5 +1,5 @@
 // Per-step scalars (losses) stay on the GPU and come back together: one sync costs ~11 ms on a
-// software adapter (../shared/docs/webgpu-feasibility.md), a full-batch stage-2 step ~30 ms.
+// software adapter (docs/design/webgpu-feasibility.md), a full-batch stage-2 step ~30 ms.
 
 import { readTensors, type Tensor } from "../autograd/tensor.ts";
 

@@ -36,7 +36,7 @@ const VOCAB = 49408;
 
 /**
  * The released OpenAI architectures (ViTs and the RN50 family), the tiny ViT of
- * ../shared/reference/tiny-a and the tiny ResNet of ../shared/reference/tiny-rn.
+ * fixtures/oracle/reference/tiny-a and the tiny ResNet of fixtures/oracle/reference/tiny-rn.
  */
 export const CLIP_ARCHS: Readonly<
   Record<

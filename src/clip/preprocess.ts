@@ -4,7 +4,7 @@
 //
 // sharp (libvips) only decodes; the resize, crop, mode conversion and normalisation are a port of
 // what Pillow and torchvision do, so the result equals the upstream tensor (0 difference on every
-// image in ../shared/reference/preprocess-224.safetensors). The Pillow details that matter:
+// image in fixtures/oracle/reference/preprocess-224.safetensors). The Pillow details that matter:
 //
 // - Resize keeps the aspect ratio: the shorter side becomes n_px, the longer
 //   int(n_px * long / short) (torchvision truncates). CenterCrop's offsets are

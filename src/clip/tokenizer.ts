@@ -1,6 +1,6 @@
 // CLIP's byte-level BPE tokenizer, exactly as openai/CLIP clip/simple_tokenizer.py (and open_clip's
 // SimpleTokenizer / clip.tokenize(truncate=True)) computes it, with ftfy.fix_text taken as the
-// identity (as shared/reference/tokenizer-cases.json was made; none of its texts is mojibake, and
+// identity (as fixtures/oracle/reference/tokenizer-cases.json was made; none of its texts is mojibake, and
 // ftfy would also NFC-normalise and straighten curly quotes, which the cases do not expect).
 //
 // Pipeline: html.unescape twice, str.strip, whitespace runs → " ", strip, lower-case (all with

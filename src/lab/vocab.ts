@@ -1,5 +1,5 @@
-// A small CLIP-BPE tokenizer for the lab's fixture models. CLIP's real 49k vocabulary lives in
-// ../shared and is not committed, so the fixtures carry their own: the 256 byte symbols with and
+// A small CLIP-BPE tokenizer for the lab's fixture models. CLIP's real 49k vocabulary is
+// far larger than these models need, so the fixtures carry their own: the 256 byte symbols with and
 // without "</w>" (so any text still tokenizes, unknown words as bytes or byte pieces), merges
 // learned by byte-pair encoding on the lab's word list until every word is one token, then
 // <|startoftext|> and <|endoftext|> as the two largest ids (the text tower pools at the argmax

@@ -5,7 +5,7 @@
 // ran only ~1.4× faster with its FMAs removed, so loads are ~3/4 of its time and FLOPs per load
 // (the register tile of one invocation) set the speed. Workgroup memory and barriers are no
 // help (shared loads take the same per-lane path, barriers become coroutine switches). See
-// ../shared/docs/webgpu-feasibility.md.
+// docs/design/webgpu-feasibility.md.
 //
 // `tiledMatmul` keeps a TM × TN block of C in vec4 registers and per 4 values of k loads TM
 // vec4 of A and TN vec4 of B for TM·TN vec4 FMAs. It needs K % 4 == 0 and N % 4 == 0; rows
