@@ -142,7 +142,7 @@ export {
 export { chooseRecipe, PURIFY_TRIGGER, PURIFY_TUNE, type RecipeChoice } from "./src/cbpt/recipe.ts";
 export { type ContextFit, fitContext } from "./src/cbpt/prompts.ts";
 export { imageChunk, imageFeatures, type ImageSet } from "./src/cbpt/images.ts";
-export { asEvalAttack, attackTrigger, evalAttack, labAttack } from "./src/cbpt/attack.ts";
+export { asEvalAttack, attackTrigger, evalAttack, labAttack } from "./src/lab/attack.ts";
 export { type Attack, ATTACK_NAMES, type AttackName, makeAttack } from "./src/attacks/index.ts";
 
 // Open the device at import so that Tensor.from works without ceremony; a missing adapter is

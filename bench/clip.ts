@@ -22,7 +22,7 @@ import {
   Tensor,
   tidy,
 } from "../mod.ts";
-import { makeRandomClip } from "../scripts/make-random-clip.ts";
+import { makeRandomClip } from "../src/clip/random.ts";
 import { rt } from "../src/gpu/runtime.ts";
 
 const { values } = parseArgs({

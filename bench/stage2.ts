@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { runWithGpu } from "../mod.ts";
-import { DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
+import { DEMO_TUNE, loadFixture } from "../src/lab/demo.ts";
 import { initialContext, promptTokens } from "../src/cbpt/prompts.ts";
 import { TUNE_DEFAULTS, type TuneIO, tunePrompts } from "../src/cbpt/tune.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";

@@ -15,8 +15,8 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadClip, runWithGpu } from "../mod.ts";
-import { makeRandomClip } from "./make-random-clip.ts";
-import { loadTokenizer } from "./common.ts";
+import { makeRandomClip } from "../src/clip/random.ts";
+import { loadTokenizer } from "../src/cli/common.ts";
 import { BUNDLED_VOCAB } from "../src/clip/tokenizer.ts";
 import {
   ATTACK_NAMES,

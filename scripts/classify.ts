@@ -21,7 +21,7 @@ import {
   tidy,
 } from "../mod.ts";
 import { IMAGENET_TEMPLATES_80, ONE_TEMPLATE } from "../src/clip/templates.ts";
-import { loadTokenizer, parseFlags } from "./common.ts";
+import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 
 const USAGE = `usage: deno run -A scripts/classify.ts --model DIR --classes names.txt [--vocab PATH]

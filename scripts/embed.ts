@@ -20,7 +20,7 @@ import {
   writeSafetensors,
 } from "../mod.ts";
 import { trimTokens } from "../src/clip/model.ts";
-import { loadTokenizer, parseFlags } from "./common.ts";
+import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 
 const USAGE = `usage: deno run -A scripts/embed.ts --model DIR
          (--images FILES... | --pixels F.safetensors:NAME)

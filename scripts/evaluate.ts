@@ -6,12 +6,12 @@
 //
 //   deno run -A scripts/evaluate.ts [--attack badnet,sig] [--defence cbpt,none] [--seeds 3]
 //     [--fixtures fixtures] [--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N]
-//     [--views N]   (stage settings default to the demo's, src/cbpt/demo.ts)
+//     [--views N]   (stage settings default to the demo's, src/lab/demo.ts)
 
-import { parseFlags } from "./common.ts";
+import { parseFlags } from "../src/cli/common.ts";
 import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
-import { DEMO_TRIGGER, DEMO_TUNE, fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
+import { DEMO_TRIGGER, DEMO_TUNE, fixturesDir, loadFixture } from "../src/lab/demo.ts";
 import { writeAtomic } from "../src/cbpt/images.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";

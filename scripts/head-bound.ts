@@ -6,11 +6,11 @@
 //   deno run -A scripts/head-bound.ts [--fixture blended,sig] [--fixtures DIR] [--json]
 //     [--lambda-bd 0.5,1,2,4] (one bound per weight of the triggered loss: the CA/ASR frontier)
 //   deno run -A scripts/head-bound.ts --toy '{"trigger":"patch","width":128}' [--scale 100]
-//     (a toy model of test/toy_backdoor.ts, trained first; the JSON overrides TOY_RECIPE)
+//     (a toy model of src/lab/toy_backdoor.ts, trained first; the JSON overrides TOY_RECIPE)
 
-import { parseFlags } from "./common.ts";
+import { parseFlags } from "../src/cli/common.ts";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
-import { fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
+import { fixturesDir, loadFixture } from "../src/lab/demo.ts";
 import { imageFeatures, type ImageSet } from "../src/cbpt/images.ts";
 import { predict } from "../src/cbpt/trigger.ts";
 import type { Clip } from "../src/clip/model.ts";
@@ -89,7 +89,7 @@ async function bounds(c: Case, scale: number, lambdas: number[]) {
 async function* cases(): AsyncGenerator<Case> {
   if (values.toy !== undefined) {
     // The toy lives beside the tests that use it.
-    const toy = await import("../test/toy_backdoor.ts");
+    const toy = await import("../src/lab/toy_backdoor.ts");
     const recipe = { ...toy.TOY_RECIPE, ...JSON.parse(values.toy || "{}") };
     const { clip, tokenizer } = await toy.trainToyClip(recipe);
     const test = toy.toyImages(50, 77);

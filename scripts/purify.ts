@@ -17,9 +17,9 @@ import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/
 import type { TargetSearchSettings } from "../src/cbpt/targets.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import { type ContextInit, fitContext } from "../src/cbpt/prompts.ts";
-import { loadTokenizer, parseFlags } from "./common.ts";
-import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/cbpt/demo.ts";
-import { attackTrigger, evalAttack } from "../src/cbpt/attack.ts";
+import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
+import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/lab/demo.ts";
+import { attackTrigger, evalAttack } from "../src/lab/attack.ts";
 
 const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--test DIR|CSV] [--attack NAME --target CLASS] [--out DIR] [--resume]

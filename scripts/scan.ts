@@ -17,9 +17,9 @@ import { stderrProgress } from "../src/cbpt/progress.ts";
 import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
 import { triggerPicture } from "../src/cbpt/trigger.ts";
 import { type ImageSet, writeAtomic, writePng } from "../src/cbpt/images.ts";
-import { fixturesDir } from "../src/cbpt/demo.ts";
+import { fixturesDir } from "../src/lab/demo.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
-import { loadTokenizer, parseFlags } from "./common.ts";
+import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 
 const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--seed 1] [--vocab PATH] [--json] [--out DIR] [--threshold 2]

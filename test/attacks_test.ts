@@ -2,11 +2,11 @@
 // determinism, caption rules, and BadCLIP's patch optimiser on a tiny random CLIP.
 
 import assert from "node:assert/strict";
-import { attackTrigger, evalAttack } from "../src/cbpt/attack.ts";
+import { attackTrigger, evalAttack } from "../src/lab/attack.ts";
 import { applyTrigger } from "../src/cbpt/trigger.ts";
 import { join } from "node:path";
 import { CLIP_MEAN, CLIP_STD, loadClip, noGrad, Tensor } from "../mod.ts";
-import { makeRandomClip } from "../scripts/make-random-clip.ts";
+import { makeRandomClip } from "../src/clip/random.ts";
 import {
   ATTACK_NAMES,
   type AttackName,

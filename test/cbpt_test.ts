@@ -22,7 +22,7 @@ import { TUNE_DEFAULTS, tunePrompts } from "../src/cbpt/tune.ts";
 import { initialContext, promptTokens } from "../src/cbpt/prompts.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
 import { runCbpt } from "../src/cbpt/run.ts";
-import { DEMO_TUNE } from "../src/cbpt/demo.ts";
+import { DEMO_TUNE } from "../src/lab/demo.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { rng } from "./helpers.ts";
@@ -40,7 +40,7 @@ import {
   toyImages,
   trainToyClip,
   TRIGGER_AMPLITUDE,
-} from "./toy_backdoor.ts";
+} from "../src/lab/toy_backdoor.ts";
 
 function unitRows(r: ReturnType<typeof rng>, n: number, d: number): number[][] {
   return Array.from({ length: n }, () => {

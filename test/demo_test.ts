@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { ClipTokenizer, loadClip } from "../mod.ts";
 import { makeAttack } from "../src/attacks/index.ts";
-import { DEMO_FIXTURE, fixturesDir, loadFixture, readBackdoorRecord } from "../src/cbpt/demo.ts";
+import { DEMO_FIXTURE, fixturesDir, loadFixture, readBackdoorRecord } from "../src/lab/demo.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { cleanAndAttacked, measureFixture } from "../src/lab/measure.ts";
 

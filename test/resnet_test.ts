@@ -17,7 +17,7 @@ import {
   toInt32,
   writeSafetensors,
 } from "../src/clip/safetensors.ts";
-import { makeRandomClip } from "../scripts/make-random-clip.ts";
+import { makeRandomClip } from "../src/clip/random.ts";
 import { oracleDir } from "./helpers.ts";
 
 const oracle = oracleDir();

@@ -68,7 +68,7 @@ Deno.test("embed.ts: bad arguments give usage, a missing tensor names the file",
 Deno.test({
   name: "classify.ts: zero-shot top-k on real images with a tiny random CLIP and CLIP's vocabulary",
   fn: async () => {
-    const { makeRandomClip } = await import("../scripts/make-random-clip.ts");
+    const { makeRandomClip } = await import("../src/clip/random.ts");
     const dir = await Deno.makeTempDir();
     await makeRandomClip({
       arch: "tiny",
@@ -141,7 +141,7 @@ Deno.test({
   name:
     "purify.ts on a tiny random ResNet CLIP: real images, a CSV and folders, both stages, files",
   fn: async () => {
-    const { makeRandomClip } = await import("../scripts/make-random-clip.ts");
+    const { makeRandomClip } = await import("../src/clip/random.ts");
     const dir = await Deno.makeTempDir({ prefix: "antidote-purify-rn-" });
     try {
       // The RN tower: trigger inversion back-propagates to the pixels through it.

@@ -15,7 +15,7 @@ import { imageChunk } from "../src/cbpt/images.ts";
 import { fitContext } from "../src/cbpt/prompts.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
 import { holdOutSplit, pickCandidate } from "../src/cbpt/recipe.ts";
-import { specAttack } from "../src/cbpt/spec_attack.ts";
+import { specAttack } from "../src/lab/spec_attack.ts";
 import {
   anomalyIndex,
   crossingLevel,
@@ -24,11 +24,11 @@ import {
   targetVerdict,
 } from "../src/cbpt/targets.ts";
 import { invertTrigger, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
-import { fixturesDir, loadFixture } from "../src/cbpt/demo.ts";
+import { fixturesDir, loadFixture } from "../src/lab/demo.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { FMNIST_CLASSES } from "../src/lab/fmnist.ts";
-import { makeRandomClip } from "../scripts/make-random-clip.ts";
-import { loadTokenizer } from "../scripts/common.ts";
+import { makeRandomClip } from "../src/clip/random.ts";
+import { loadTokenizer } from "../src/cli/common.ts";
 
 await initGpu();
 const root = new URL("../", import.meta.url).pathname;

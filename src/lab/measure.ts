@@ -5,7 +5,7 @@
 import type { Attack } from "../attacks/types.ts";
 import type { Clip } from "../clip/model.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
-import type { LoadedFixture } from "../cbpt/demo.ts";
+import type { LoadedFixture } from "./demo.ts";
 import { FMNIST_CLASSES } from "./fmnist.ts";
 import { accuracy, zeroShotPredict } from "./train.ts";
 import { EVAL_TEMPLATE } from "./vocab.ts";

@@ -28,7 +28,7 @@ import { type TensorSpec, writeSafetensors, writeTextAtomic } from "../clip/safe
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { fillTemplate } from "../clip/templates.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
-import { makeRandomClip } from "../../scripts/make-random-clip.ts";
+import { makeRandomClip } from "../clip/random.ts";
 import { shuffleInPlace } from "../cbpt/images.ts";
 
 /** ln 100: CLIP clamps its learned logit scale (temperature) at 100. */
@@ -60,7 +60,7 @@ export function labConfig(vocabSize: number, over: Partial<ClipConfig> = {}): Cl
 }
 
 /**
- * A randomly initialised CLIP of `config` (scripts/make-random-clip.ts's initialisation, seeded),
+ * A randomly initialised CLIP of `config` (src/clip/random.ts.s initialisation, seeded),
  * on the GPU, every weight trainable.
  */
 export async function initClip(config: ClipConfig, seed: number): Promise<Clip> {

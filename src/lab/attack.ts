@@ -4,8 +4,8 @@
 
 import { ATTACK_NAMES, isAttackName, makeAttack } from "../attacks/index.ts";
 import type { Attack } from "../attacks/types.ts";
-import type { EvalAttack } from "./run.ts";
-import type { HostTrigger } from "./trigger.ts";
+import type { EvalAttack } from "../cbpt/run.ts";
+import type { HostTrigger } from "../cbpt/trigger.ts";
 
 /** A [3, p, p] patch in [0, 1] from an image file (RGB, alpha dropped, not resized). */
 export async function readPatch(path: string): Promise<Float32Array> {

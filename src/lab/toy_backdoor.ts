@@ -2,15 +2,18 @@
 // synthetic classes (horizontal stripes, vertical stripes, checks), a byte-level tokenizer, and a
 // planted additive trigger (a fixed ±a sign pattern) that sends images to class 0.
 
-import { ClipTokenizer, l2Normalize, loadClip, Tensor, tidy } from "../mod.ts";
-import { AdamW } from "../src/autograd/optim.ts";
-import { bytesToUnicode } from "../src/clip/tokenizer.ts";
-import type { Clip } from "../src/clip/model.ts";
-import { makeRandomClip } from "../scripts/make-random-clip.ts";
-import { type ImageSet, normalizeOnGpu, seededRandom } from "../src/cbpt/images.ts";
-import { applyTrigger, type HostTrigger } from "../src/cbpt/trigger.ts";
-import { classificationLoss } from "../src/cbpt/losses.ts";
-import { fillTemplate } from "../src/clip/templates.ts";
+import { l2Normalize } from "../autograd/ops/index.ts";
+import { Tensor, tidy } from "../autograd/tensor.ts";
+import { loadClip } from "../clip/index.ts";
+import { ClipTokenizer } from "../clip/tokenizer.ts";
+import { AdamW } from "../autograd/optim.ts";
+import { bytesToUnicode } from "../clip/tokenizer.ts";
+import type { Clip } from "../clip/model.ts";
+import { makeRandomClip } from "../clip/random.ts";
+import { type ImageSet, normalizeOnGpu, seededRandom } from "../cbpt/images.ts";
+import { applyTrigger, type HostTrigger } from "../cbpt/trigger.ts";
+import { classificationLoss } from "../cbpt/losses.ts";
+import { fillTemplate } from "../clip/templates.ts";
 
 export const TOY_CLASSES = ["stripes", "bars", "checks"];
 export const TOY_TARGET = 0;

@@ -1,7 +1,7 @@
 // Helpers shared by the entry points.
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { BUNDLED_VOCAB, ClipTokenizer } from "../src/clip/tokenizer.ts";
+import { BUNDLED_VOCAB, ClipTokenizer } from "../clip/tokenizer.ts";
 
 /**
  * The tokenizer for a model: `--vocab` (an OpenAI .txt.gz, or a folder with tokenizer.json or

@@ -4,8 +4,8 @@
 // measures ASR on those models with it; nothing in CBPT reads it.
 
 import { join } from "node:path";
-import { seededRandom } from "./images.ts";
-import type { EvalAttack } from "./run.ts";
+import { seededRandom } from "../cbpt/images.ts";
+import type { EvalAttack } from "../cbpt/run.ts";
 
 interface TriggerSpec {
   attack: "badnet" | "blended" | "sig";

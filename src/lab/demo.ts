@@ -7,16 +7,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadClip } from "../clip/index.ts";
 import { ClipTokenizer } from "../clip/tokenizer.ts";
-import { loadFixtureSet } from "../lab/fixtures.ts";
+import { loadFixtureSet } from "./fixtures.ts";
 import { asEvalAttack, labAttack } from "./attack.ts";
 import { specAttack } from "./spec_attack.ts";
 import type { Attack } from "../attacks/types.ts";
-import type { EvalAttack } from "./run.ts";
+import type { EvalAttack } from "../cbpt/run.ts";
 import type { Clip } from "../clip/model.ts";
-import type { ImageSet } from "./images.ts";
-import type { TriggerSettings } from "./trigger.ts";
-import { PURIFY_TRIGGER, PURIFY_TUNE } from "./recipe.ts";
-import type { TuneSettings } from "./tune.ts";
+import type { ImageSet } from "../cbpt/images.ts";
+import type { TriggerSettings } from "../cbpt/trigger.ts";
+import { PURIFY_TRIGGER, PURIFY_TUNE } from "../cbpt/recipe.ts";
+import type { TuneSettings } from "../cbpt/tune.ts";
 
 /** The folder of the committed fixtures. */
 export function fixturesDir(): string {

@@ -1,0 +1,80 @@
+// The floors: gpu → autograd → io → clip → cbpt → attacks → lab → mod.ts → scripts/bench → test.
+// A file imports only from its own floor or below, never from scripts/ or test/ (a test walks
+// the static import graph, so an arrow up fails CI instead of waiting for a review).
+
+import assert from "node:assert/strict";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Floor of a repo-relative path; higher floors may import lower ones. */
+const FLOORS: [RegExp, number, string][] = [
+  [/^src\/gpu\//, 0, "gpu"],
+  [/^src\/autograd\//, 1, "autograd"],
+  [/^src\/io\//, 2, "io"],
+  [/^src\/clip\//, 3, "clip"],
+  [/^src\/cbpt\//, 4, "cbpt"],
+  [/^src\/attacks\//, 5, "attacks"],
+  [/^src\/lab\//, 6, "lab"],
+  [/^mod\.ts$/, 7, "mod.ts"],
+  [/^src\/cli\//, 8, "cli"],
+  [/^(scripts|bench)\//, 9, "scripts"],
+  [/^test\//, 10, "test"],
+];
+
+function floorOf(path: string): [number, string] | null {
+  for (const [re, n, name] of FLOORS) if (re.test(path)) return [n, name];
+  return null;
+}
+
+/** Relative specifiers of every static and dynamic import or re-export in a source text. */
+export function importSpecifiers(text: string): string[] {
+  const out: string[] = [];
+  const patterns = [
+    /\bfrom\s*["'](\.{1,2}\/[^"']+)["']/g, // import … from "./x", export … from "./x"
+    /\bimport\s*["'](\.{1,2}\/[^"']+)["']/g, // import "./x" (side effect)
+    /\bimport\s*\(\s*["'](\.{1,2}\/[^"']+)["']/g, // import("./x")
+  ];
+  for (const re of patterns) for (const m of text.matchAll(re)) out.push(m[1]);
+  return out;
+}
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(join(ROOT, dir))) {
+    const rel = join(dir, e.name);
+    if (e.isDirectory) out.push(...sourceFiles(rel));
+    else if (e.name.endsWith(".ts")) out.push(rel);
+  }
+  return out;
+}
+
+/** Every arrow that runs up a floor, or into scripts/ or test/, as "from → to" lines. */
+function arrowsUp(): string[] {
+  const files = ["mod.ts", ...["src", "scripts", "bench", "test"].flatMap(sourceFiles)];
+  const bad: string[] = [];
+  for (const file of files) {
+    const from = floorOf(file);
+    if (!from) continue;
+    for (const spec of importSpecifiers(Deno.readTextFileSync(join(ROOT, file)))) {
+      const target = relative(ROOT, resolve(dirname(join(ROOT, file)), spec));
+      const to = floorOf(target);
+      if (!to) continue;
+      const intoTop = /^(scripts|test)\//.test(target) && !file.startsWith(target.split("/")[0]);
+      if (to[0] > from[0] || intoTop) bad.push(`${file} (${from[1]}) → ${target} (${to[1]})`);
+    }
+  }
+  return bad;
+}
+
+Deno.test("importSpecifiers finds multi-line, re-export, side-effect and dynamic imports", () => {
+  const text = `import {\n  a,\n  b,\n} from "../x.ts";\nexport * from './y.ts';\n` +
+    `import "./z.ts";\nconst m = await import( "../w.ts");\nimport { q } from "npm:sharp";`;
+  assert.deepEqual(importSpecifiers(text).sort(), ["../w.ts", "../x.ts", "./y.ts", "./z.ts"]);
+});
+
+Deno.test("no import runs up a floor, or into scripts/ or test/", () => {
+  const bad = arrowsUp();
+  assert.deepEqual(bad, [], `${bad.length} arrows up:\n${bad.join("\n")}`);
+});
