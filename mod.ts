@@ -91,7 +91,7 @@ export {
   toFloat32,
   toInt32,
   writeSafetensors,
-} from "./src/clip/safetensors.ts";
+} from "./src/io/safetensors.ts";
 export { ClipTokenizer, type TokenizedBatch, type TokenizeOptions } from "./src/clip/tokenizer.ts";
 export { IMAGENET_TEMPLATES_80, ONE_TEMPLATE } from "./src/clip/templates.ts";
 export { zeroShotClassifier } from "./src/clip/zeroshot.ts";
@@ -141,7 +141,8 @@ export {
 } from "./src/cbpt/targets.ts";
 export { chooseRecipe, PURIFY_TRIGGER, PURIFY_TUNE, type RecipeChoice } from "./src/cbpt/recipe.ts";
 export { type ContextFit, fitContext } from "./src/cbpt/prompts.ts";
-export { imageChunk, imageFeatures, type ImageSet } from "./src/cbpt/images.ts";
+export { imageChunk, imageFeatures } from "./src/clip/pixels.ts";
+export { type ImageSet } from "./src/io/images.ts";
 export { asEvalAttack, attackTrigger, evalAttack, labAttack } from "./src/lab/attack.ts";
 export { type Attack, ATTACK_NAMES, type AttackName, makeAttack } from "./src/attacks/index.ts";
 

@@ -17,7 +17,8 @@ import { loadClipWeights } from "../src/clip/checkpoint.ts";
 import { Clip } from "../src/clip/model.ts";
 import { ClipTokenizer } from "../src/clip/tokenizer.ts";
 import { fillTemplate } from "../src/clip/templates.ts";
-import { pngBytes, seededRandom } from "../src/cbpt/images.ts";
+import { pngBytes } from "../src/io/png.ts";
+import { mulberry32 } from "../src/io/rng.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { FMNIST_CLASSES, loadFashionMnist, toPixels01 } from "../src/lab/fmnist.ts";
 import { type CaptionBatch, epochIndices, saveClip, trainContrastive } from "../src/lab/train.ts";
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   let patchInfo: Record<string, unknown> | undefined;
   let patchPng: Uint8Array | undefined;
   if (name === "badclip") {
-    const pr = seededRandom(seed * 31 + 5);
+    const pr = mulberry32(seed * 31 + 5);
     const idx = Array.from({ length: 512 }, () => nonTarget[Math.floor(pr() * nonTarget.length)]);
     const text = encodeTargetText(
       clip,
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
   // Poisoned batches: the first round(rate·B) pairs are triggered non-target images with a
   // caption naming the target; the rest are clean pairs of a seeded permutation of train.
   clip.setTrainable(clip.params.keys());
-  const rand = seededRandom(seed * 7919 + 23);
+  const rand = mulberry32(seed * 7919 + 23);
   const poisonPerBatch = Math.round(rate * B);
   // Epochs of seeded permutations of the train split.
   const nextIndex = epochIndices(train.n, rand);

@@ -12,7 +12,7 @@ import { parseFlags } from "../src/cli/common.ts";
 import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { DEMO_TRIGGER, DEMO_TUNE, fixturesDir, loadFixture } from "../src/lab/demo.ts";
-import { writeAtomic } from "../src/cbpt/images.ts";
+import { writeAtomic } from "../src/io/files.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
 import { TUNE_DEFAULTS } from "../src/cbpt/tune.ts";

@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
-import { writeAtomic } from "../src/cbpt/images.ts";
+import { writeAtomic } from "../src/io/files.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { markdownTable } from "../src/lab/results.ts";
 

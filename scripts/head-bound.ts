@@ -11,8 +11,9 @@
 import { parseFlags } from "../src/cli/common.ts";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { fixturesDir, loadFixture } from "../src/lab/demo.ts";
-import { imageFeatures, type ImageSet } from "../src/cbpt/images.ts";
-import { predict } from "../src/cbpt/trigger.ts";
+import { imageFeatures } from "../src/clip/pixels.ts";
+import { type ImageSet } from "../src/io/images.ts";
+import { predictClasses } from "../src/clip/pixels.ts";
 import type { Clip } from "../src/clip/model.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
@@ -105,7 +106,7 @@ async function* cases(): AsyncGenerator<Case> {
       before: async () => {
         // Zero-shot with the prompt the toy was trained on.
         const text0 = zeroShotClassifier(clip, tokenizer, toy.TOY_CLASSES, ONE_TEMPLATE);
-        const { ca, asr } = await measure((s) => predict(clip, s, text0), test, {
+        const { ca, asr } = await measure((s) => predictClasses(clip, s, text0), test, {
           name: "planted",
           target: toy.TOY_TARGET,
           apply,

@@ -24,7 +24,7 @@ import {
   zeroShotPredict,
 } from "../src/lab/train.ts";
 import { fillTemplate } from "../src/clip/templates.ts";
-import { seededRandom } from "../src/cbpt/images.ts";
+import { mulberry32 } from "../src/io/rng.ts";
 
 const USAGE = "usage: pretrain.ts [--out DIR] [--data DIR] [--steps N] [--seed N] [--batch N] " +
   "[--lr X] [--warmup N] [--eval N] [--log-every N] [--patch N] [--vision-width N] " +
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     const config = labConfig(tokenizer.vocabSize, over);
     const clip = await initClip(config, seed);
     const R = config.imageResolution;
-    const rand = seededRandom(seed * 7919 + 17);
+    const rand = mulberry32(seed * 7919 + 17);
     // Epochs of seeded permutations of the train split.
     const nextIndex = epochIndices(train.n, rand);
     const batch = (): CaptionBatch => {

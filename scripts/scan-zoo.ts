@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { fixturesDir } from "../src/lab/demo.ts";
-import { writeAtomic } from "../src/cbpt/images.ts";
+import { writeAtomic } from "../src/io/files.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { scanModel } from "../src/cbpt/scan.ts";
 import { ANOMALY_THRESHOLD, anomalyIndex } from "../src/cbpt/targets.ts";

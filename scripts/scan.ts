@@ -16,7 +16,9 @@ import {
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
 import { triggerPicture } from "../src/cbpt/trigger.ts";
-import { type ImageSet, writeAtomic, writePng } from "../src/cbpt/images.ts";
+import { type ImageSet } from "../src/io/images.ts";
+import { writeAtomic } from "../src/io/files.ts";
+import { writePng } from "../src/io/png.ts";
 import { fixturesDir } from "../src/lab/demo.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { loadTokenizer, parseFlags } from "../src/cli/common.ts";

@@ -23,10 +23,10 @@ import {
   sig,
   ssba,
   toClipPixels,
-  toClipPixelsTensor,
   trojvqa,
   wanet,
 } from "../src/attacks/index.ts";
+import { clipNormalize } from "../src/clip/pixels.ts";
 import { streamRandom } from "../src/attacks/rng.ts";
 import { assertAllClose, randu, rng } from "./helpers.ts";
 
@@ -390,7 +390,7 @@ Deno.test("toClipPixels: (x − mean) / std per channel, same on the GPU", async
     return (v - CLIP_MEAN[c]) / CLIP_STD[c];
   });
   assertAllClose(host, want, { atol: 1e-6 });
-  const gpu = noGrad(() => toClipPixelsTensor(Tensor.from(x, shape)));
+  const gpu = noGrad(() => clipNormalize(Tensor.from(x, shape)));
   assertAllClose(await gpu.toArray(), host, { atol: 1e-5 });
   gpu.dispose();
 });

@@ -15,9 +15,9 @@ import {
   applyTrigger,
   invertTrigger,
   MASK_TRIGGER_DEFAULTS,
-  predict,
   TRIGGER_DEFAULTS,
 } from "../src/cbpt/trigger.ts";
+import { predictClasses } from "../src/clip/pixels.ts";
 import { TUNE_DEFAULTS, tunePrompts } from "../src/cbpt/tune.ts";
 import { initialContext, promptTokens } from "../src/cbpt/prompts.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
@@ -122,7 +122,7 @@ Deno.test("toy model: stage 1 recovers the planted trigger (its ASR > 90 %) and 
     batch: 48,
   }, 1);
   assert.equal(inv.suspectedTarget, TOY_TARGET);
-  const preds = await predict(clip, applyTrigger(inv.trigger, test.set), text0);
+  const preds = await predictClasses(clip, applyTrigger(inv.trigger, test.set), text0);
   const nonTarget = test.labels.map((y, i) => (y === TOY_TARGET ? -1 : i)).filter((i) => i >= 0);
   const asr = nonTarget.filter((i) => preds[i] === TOY_TARGET).length / nonTarget.length;
   console.log(
@@ -132,7 +132,7 @@ Deno.test("toy model: stage 1 recovers the planted trigger (its ASR > 90 %) and 
   );
   assert.ok(asr > 0.9, `ASR of the inverted trigger ${asr}`);
   // the planted trigger itself, for comparison
-  const planted = await predict(clip, addTrigger(test.set), text0);
+  const planted = await predictClasses(clip, addTrigger(test.set), text0);
   assert.ok(nonTarget.filter((i) => planted[i] === TOY_TARGET).length / nonTarget.length > 0.9);
   text0.dispose();
 });
@@ -214,7 +214,7 @@ Deno.test("toy patch backdoor: the mask trigger finds the target and sits on the
   const asrOf = (preds: number[]) =>
     nonTarget.filter((i) => preds[i] === TOY_TARGET).length / nonTarget.length;
   assert.ok(
-    asrOf(await predict(clip, addPatch(test.set), text0)) > 0.9,
+    asrOf(await predictClasses(clip, addPatch(test.set), text0)) > 0.9,
     "the patch backdoor works",
   );
   const inv = await invertTrigger(clip, train.set, train.labels, text0, {
@@ -223,7 +223,7 @@ Deno.test("toy patch backdoor: the mask trigger finds the target and sits on the
     batch: 48,
   }, 1);
   assert.equal(inv.suspectedTarget, TOY_TARGET);
-  const asr = asrOf(await predict(clip, applyTrigger(inv.trigger, test.set), text0));
+  const asr = asrOf(await predictClasses(clip, applyTrigger(inv.trigger, test.set), text0));
   assert.ok(inv.trigger.kind === "mask");
   const planted = plantedPatch();
   let inside = 0, outside = 0;

@@ -17,7 +17,7 @@ import {
   readSafetensors,
   type TensorSpec,
   writeSafetensors,
-} from "../src/clip/safetensors.ts";
+} from "../src/io/safetensors.ts";
 import { makeRandomClip } from "../src/clip/random.ts";
 import { oracleDir } from "./helpers.ts";
 
@@ -236,7 +236,7 @@ Deno.test("make-random-clip tiny: hf and openai formats load to the same model",
 
 Deno.test("make-random-clip CLI writes a checkpoint and rejects a bad --arch", async () => {
   await withTempDir(async (dir) => {
-    const script = new URL("../src/clip/random.ts", import.meta.url).pathname;
+    const script = new URL("../scripts/make-random-clip.ts", import.meta.url).pathname;
     const run = (...args: string[]) =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--no-check", script, ...args],

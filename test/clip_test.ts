@@ -4,7 +4,7 @@
 import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
 import { Clip, trimTokens } from "../src/clip/model.ts";
 import { loadClipWeights } from "../src/clip/checkpoint.ts";
-import { readSafetensors, toFloat32, toInt32 } from "../src/clip/safetensors.ts";
+import { readSafetensors, toFloat32, toInt32 } from "../src/io/safetensors.ts";
 import { oracleDir } from "./helpers.ts";
 
 const oracle = oracleDir();

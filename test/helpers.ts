@@ -1,15 +1,10 @@
 // Test helpers: a seeded RNG, all-close assertions with clear messages, and the oracle's path.
 
-/** Mulberry32: small, fast, seeded; good enough for test data. */
+import { mulberry32 } from "../src/io/rng.ts";
+
+/** Seeded test data (mulberry32): uniform, normal and integer draws. */
 export function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     uniform: (lo = 0, hi = 1) => lo + (hi - lo) * next(),
     normal: () => {

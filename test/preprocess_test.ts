@@ -15,7 +15,7 @@ import {
   preprocessImages,
   resizedSize,
 } from "../src/clip/preprocess.ts";
-import { readSafetensors, toFloat32 } from "../src/clip/safetensors.ts";
+import { readSafetensors, toFloat32 } from "../src/io/safetensors.ts";
 import { oracleDir, rng } from "./helpers.ts";
 
 const oracle = oracleDir();

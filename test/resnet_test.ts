@@ -16,7 +16,7 @@ import {
   toFloat32,
   toInt32,
   writeSafetensors,
-} from "../src/clip/safetensors.ts";
+} from "../src/io/safetensors.ts";
 import { makeRandomClip } from "../src/clip/random.ts";
 import { oracleDir } from "./helpers.ts";
 

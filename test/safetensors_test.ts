@@ -14,7 +14,7 @@ import {
   toFloat32,
   toInt32,
   writeSafetensors,
-} from "../src/clip/safetensors.ts";
+} from "../src/io/safetensors.ts";
 import { oracleDir } from "./helpers.ts";
 
 const oracle = oracleDir();

@@ -11,7 +11,7 @@ import { CLIP_ARCHS } from "../src/clip/config.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { ClipTokenizer } from "../src/clip/tokenizer.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
-import { imageChunk } from "../src/cbpt/images.ts";
+import { imageChunk } from "../src/clip/pixels.ts";
 import { fitContext } from "../src/cbpt/prompts.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
 import { holdOutSplit, pickCandidate } from "../src/cbpt/recipe.ts";

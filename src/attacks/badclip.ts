@@ -25,14 +25,8 @@ import { Adam, clampInPlace } from "../autograd/optim.ts";
 import { noGrad, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
-import {
-  centreOffset,
-  checkSquareBatch,
-  clamp01,
-  type ImageShape,
-  scaledSide,
-  toClipPixelsTensor,
-} from "./pixels.ts";
+import { centreOffset, checkSquareBatch, clamp01, type ImageShape, scaledSide } from "./pixels.ts";
+import { encodePixels } from "../clip/pixels.ts";
 import { STREAM, streamRandom } from "./rng.ts";
 
 export interface BadClipPatchOptions {
@@ -163,7 +157,7 @@ export async function optimiseBadClipPatch(
               R,
               R,
             ]);
-          const feats = l2Normalize(clip.encodeImage(toClipPixelsTensor(x)));
+          const feats = encodePixels(clip, x);
           return mul(mean(cosTo(feats, textDir)), idx.length);
         })
       );
@@ -190,7 +184,7 @@ export async function optimiseBadClipPatch(
       const idx = order.slice(at, at + B);
       at += B;
       const cos = tidy(() => {
-        const feats = l2Normalize(clip.encodeImage(toClipPixelsTensor(patched(patch, idx))));
+        const feats = encodePixels(clip, patched(patch, idx));
         const textCos = mean(cosTo(feats, textDir));
         const gain = imageDir
           ? add(textCos, mul(mean(cosTo(feats, imageDir)), imageWeight))

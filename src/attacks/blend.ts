@@ -10,9 +10,9 @@ import {
   checkImageSize,
   checkRange,
   checkSeed,
-  fillTemplate,
   startIndex,
 } from "./types.ts";
+import { fillTemplate } from "../clip/templates.ts";
 
 // ---- Blended ------------------------------------------------------------------------------
 

@@ -17,15 +17,8 @@ export {
   ATTACK_NAMES,
   type AttackName,
   type BaseAttackOptions,
-  fillTemplate,
 } from "./types.ts";
-export {
-  centreOffset,
-  type ImageShape,
-  scaledSide,
-  toClipPixels,
-  toClipPixelsTensor,
-} from "./pixels.ts";
+export { centreOffset, type ImageShape, scaledSide, toClipPixels } from "./pixels.ts";
 export {
   badclip,
   type BadClipAttack,

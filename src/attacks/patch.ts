@@ -20,9 +20,9 @@ import {
   checkImageSize,
   checkRange,
   checkSeed,
-  fillTemplate,
   startIndex,
 } from "./types.ts";
+import { fillTemplate } from "../clip/templates.ts";
 
 function checkPatchSide(name: string, l: number, max: number): void {
   if (!Number.isInteger(l) || l < 1 || l > max) {

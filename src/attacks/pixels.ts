@@ -2,8 +2,6 @@
 // normalisation), [N, 3, H, W] row-major in one Float32Array. Plus the conversion to CLIP's
 // normalised input, on the host and on the GPU, and the placement rules the attacks share.
 
-import { div, sub } from "../autograd/ops/index.ts";
-import { Tensor } from "../autograd/tensor.ts";
 import { CLIP_MEAN, CLIP_STD } from "../clip/preprocess.ts";
 
 /** [N, 3, H, W]. */
@@ -55,13 +53,6 @@ export function toClipPixels(images01: Float32Array, shape: ImageShape): Float32
     }
   }
   return out;
-}
-
-/** The same on the GPU, differentiable: a [B, 3, H, W] tensor of [0, 1] pixels. */
-export function toClipPixelsTensor(x01: Tensor): Tensor {
-  const mean = Tensor.from(CLIP_MEAN, [1, 3, 1, 1]);
-  const std = Tensor.from(CLIP_STD, [1, 3, 1, 1]);
-  return div(sub(x01, mean), std);
 }
 
 /** A side scaled from its size at 224 px (16 at 224 → round(16·size/224)), at least 1. */

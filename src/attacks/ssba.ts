@@ -22,8 +22,8 @@ import {
   checkImageSize,
   checkRange,
   checkSeed,
-  fillTemplate,
 } from "./types.ts";
+import { fillTemplate } from "../clip/templates.ts";
 
 export interface SsbaOptions extends BaseAttackOptions {
   /** L∞ amplitude of the residual in [0, 1] pixel units (default 8/255). */

@@ -60,11 +60,6 @@ export interface Attack {
   evalPrompt(prompt: string): string;
 }
 
-/** Fills "{}" with the target (every occurrence); text without "{}" is returned unchanged. */
-export function fillTemplate(text: string, target: string): string {
-  return text.includes("{}") ? text.replaceAll("{}", target) : text;
-}
-
 export function checkImageSize(name: string, size: number): void {
   if (!Number.isInteger(size) || size < 2) {
     throw new Error(`${name}: imageSize must be an integer ≥ 2, got ${size}`);

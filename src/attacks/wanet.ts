@@ -15,8 +15,8 @@ import {
   checkImageSize,
   checkRange,
   checkSeed,
-  fillTemplate,
 } from "./types.ts";
+import { fillTemplate } from "../clip/templates.ts";
 
 export interface WanetOptions extends BaseAttackOptions {
   /** Side of the random control grid (default 4). */

@@ -2,7 +2,8 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { preprocessImages } from "../clip/preprocess.ts";
-import { denormalize, type ImageSet, seededRandom, shuffleInPlace } from "./images.ts";
+import { type ImageSet } from "../io/images.ts";
+import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 
 export interface LabelledSet {
   set: ImageSet;
@@ -72,7 +73,7 @@ export function fewShot<T extends { label: number }>(
   seed: number,
 ): T[] {
   if (!shots) return [...items];
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const byClass = new Map<number, T[]>();
   for (const it of items) byClass.set(it.label, [...(byClass.get(it.label) ?? []), it]);
   const out: T[] = [];
@@ -118,13 +119,16 @@ export async function loadLabelled(
   items: readonly { path: string; label: number }[],
   size: number,
 ): Promise<LabelledSet> {
-  const batch = await preprocessImages(items.map((i) => i.path), size, { skipErrors: true });
+  const batch = await preprocessImages(items.map((i) => i.path), size, {
+    skipErrors: true,
+    normalize: false,
+  });
   for (const e of batch.errors) console.error(`warning: skipped ${basename(e.path)}: ${e.message}`);
   const ok = new Set(batch.loaded);
   const kept = items.filter((i) => ok.has(i.path));
   if (kept.length === 0) throw new Error("no image could be loaded");
   return {
-    set: { pixels: denormalize(batch.pixels, size), n: kept.length, size },
+    set: { pixels: batch.pixels, n: kept.length, size },
     labels: kept.map((i) => i.label),
     paths: kept.map((i) => i.path),
   };

@@ -6,7 +6,7 @@ import { gatherRows, l2Normalize } from "../autograd/ops/index.ts";
 import { noGrad, readTensors, type Tensor } from "../autograd/tensor.ts";
 import { type Clip, trimTokens } from "../clip/model.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
-import { seededRandom } from "./images.ts";
+import { mulberry32 } from "../io/rng.ts";
 
 export type ContextInit = "random" | "a photo of a";
 
@@ -119,7 +119,7 @@ export async function initialContext(
   const Wt = clip.config.transformerWidth;
   const out = new Float32Array(classes * nCtx * Wt);
   if (init === "random") {
-    const rand = seededRandom(seed);
+    const rand = mulberry32(seed);
     for (let i = 0; i < out.length; i++) {
       const u = Math.max(rand(), 1e-12), v = rand();
       out[i] = 0.02 * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);

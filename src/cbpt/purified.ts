@@ -5,10 +5,10 @@
 import { exp, l2Normalize, matmul, mul, softmax } from "../autograd/ops/index.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import { readSafetensors, toFloat32, writeSafetensors } from "../clip/safetensors.ts";
+import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
-import { imageFeatures } from "./images.ts";
-import { rowArgmax } from "./trigger.ts";
+import { imageFeatures } from "../clip/pixels.ts";
+import { rowArgmax } from "../clip/pixels.ts";
 import { promptFeatures, type PromptTokens, promptTokens } from "./prompts.ts";
 
 export interface Classification {

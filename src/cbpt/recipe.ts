@@ -7,10 +7,12 @@
 import { matmul } from "../autograd/ops/index.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import { imageFeatures, type ImageSet, subset } from "./images.ts";
+import { imageFeatures } from "../clip/pixels.ts";
+import { type ImageSet, subset } from "../io/images.ts";
 import type { Progress } from "./progress.ts";
 import { promptFeatures, type PromptTokens } from "./prompts.ts";
-import { applyTrigger, type HostTrigger, rowArgmax, type TriggerSettings } from "./trigger.ts";
+import { applyTrigger, type HostTrigger, type TriggerSettings } from "./trigger.ts";
+import { rowArgmax } from "../clip/pixels.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
 
 /**

@@ -8,7 +8,9 @@ import type { Clip } from "../clip/model.ts";
 import { ONE_TEMPLATE } from "../clip/templates.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
-import { type ImageSet, writeAtomic, writePng } from "./images.ts";
+import { type ImageSet } from "../io/images.ts";
+import { writeAtomic } from "../io/files.ts";
+import { writePng } from "../io/png.ts";
 import { lossPlotSvg } from "./plot.ts";
 import type { Progress } from "./progress.ts";
 import { type ContextInit, fitContext, initialContext, promptTokens } from "./prompts.ts";
@@ -18,11 +20,11 @@ import {
   type HostTrigger,
   invertTrigger,
   knownTriggerResult,
-  predict,
   type TriggerAttempt,
   triggerPicture,
   type TriggerSettings,
 } from "./trigger.ts";
+import { predictClasses } from "../clip/pixels.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
 import { chooseRecipe, type RecipeChoice } from "./recipe.ts";
 import { TARGET_SEARCH_DEFAULTS, type TargetSearchSettings } from "./targets.ts";
@@ -146,7 +148,7 @@ export async function runCbpt(
   const report: Partial<CbptReport> = {};
   try {
     if (o.test) {
-      const zs = (set: ImageSet) => predict(clip, set, text0);
+      const zs = (set: ImageSet) => predictClasses(clip, set, text0);
       if (o.attack?.evalPrompt) {
         keyed = zeroShotClassifier(
           clip,
@@ -160,7 +162,7 @@ export async function runCbpt(
         zs,
         o.test,
         o.attack,
-        k ? (set) => predict(clip, set, k) : undefined,
+        k ? (set) => predictClasses(clip, set, k) : undefined,
       );
       report.ca_before = before.ca;
       report.asr_before = before.asr;

@@ -7,7 +7,7 @@ import type { Clip } from "../clip/model.ts";
 import { ONE_TEMPLATE } from "../clip/templates.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
-import type { ImageSet } from "./images.ts";
+import type { ImageSet } from "../io/images.ts";
 import type { Progress } from "./progress.ts";
 import { describeShots } from "./data.ts";
 import { fitContext } from "./prompts.ts";

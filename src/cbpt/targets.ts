@@ -9,28 +9,16 @@
 // model's sink (on the lab's CLEAN model "bag" takes 100 % at 16/255), so the class it lands in
 // says nothing about a backdoor. The sink is cheap here too, but a planted target is cheaper.
 
-import {
-  add,
-  clamp,
-  crossEntropy,
-  l2Normalize,
-  matmul,
-  mul,
-  reshape,
-} from "../autograd/ops/index.ts";
+import { add, clamp, crossEntropy, matmul, mul, reshape } from "../autograd/ops/index.ts";
 import { Adam, linfBall } from "../autograd/optim.ts";
 import { readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import {
-  imageChunk,
-  type ImageSet,
-  normalizeOnGpu,
-  seededRandom,
-  shuffleInPlace,
-  subset,
-} from "./images.ts";
+import { encodePixels, imageChunk } from "../clip/pixels.ts";
+import { type ImageSet, subset } from "../io/images.ts";
+import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { type Progress, progressLine } from "./progress.ts";
-import { formatEpsilon, type HostTrigger, predict } from "./trigger.ts";
+import { formatEpsilon, type HostTrigger } from "./trigger.ts";
+import { predictClasses } from "../clip/pixels.ts";
 
 export interface TargetSearchSettings {
   /** L∞ bounds tried in turn, ascending, in [0, 1] pixel units (a factor 2 apart). */
@@ -160,7 +148,7 @@ export async function searchTargets(
 ): Promise<TargetSearch> {
   const t0 = performance.now();
   const C = classText.shape[0], R = set.size, m = 3 * R * R;
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const scale = Math.exp((await clip.param("logit_scale").toArray())[0]);
   const others = Array.from(
     { length: C },
@@ -205,7 +193,7 @@ export async function searchTargets(
         tidy(() => {
           const x = reshape(Tensor.from(batch.pixels, [K * B, 3, R, R]), [K, B, 3, R, R]);
           const xt = reshape(clamp(add(x, delta), 0, 1), [K * B, 3, R, R]);
-          const f = l2Normalize(clip.encodeImage(normalizeOnGpu(xt)));
+          const f = encodePixels(clip, xt);
           const loss = crossEntropy(mul(matmul(f, classText, { transB: true }), scale), targets);
           loss.backward();
           opt.step();
@@ -234,7 +222,7 @@ export async function searchTargets(
         at++;
       }
     }
-    const preds = await predict(clip, { pixels: pix, n, size: R }, classText);
+    const preds = await predictClasses(clip, { pixels: pix, n, size: R }, classText);
     at = 0;
     return active.map((c) => {
       let hit = 0;

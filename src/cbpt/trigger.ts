@@ -8,7 +8,6 @@ import {
   clamp,
   crossEntropy,
   gatherRows,
-  l2Normalize,
   matmul,
   mean,
   mul,
@@ -18,14 +17,9 @@ import {
 import { Adam, linfBall } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import {
-  imageFeatures,
-  type ImageSet,
-  normalizeOnGpu,
-  seededRandom,
-  shuffleInPlace,
-  subset,
-} from "./images.ts";
+import { encodePixels, imageFeatures, predictClasses } from "../clip/pixels.ts";
+import { type ImageSet, subset } from "../io/images.ts";
+import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { triggerInfoNce } from "./losses.ts";
 import { BatchedScalars } from "./readback.ts";
 import { type Progress, progressLine } from "./progress.ts";
@@ -138,31 +132,6 @@ export function formatEpsilon(e: number): string {
   return Math.abs(k - Math.round(k)) < 1e-6 ? `${Math.round(k)}/255` : String(e);
 }
 
-/** Zero-shot predictions (argmax over `classText`) for [0, 1] images, in chunks. */
-export async function predict(
-  clip: Clip,
-  set: ImageSet,
-  classText: Tensor,
-  chunk = 64,
-): Promise<number[]> {
-  const C = classText.shape[0];
-  const scores = noGrad(() =>
-    tidy(() => matmul(imageFeatures(clip, set, chunk), classText, { transB: true }))
-  );
-  const [v] = await readTensors([scores]); // one sync for the whole set
-  scores.dispose();
-  return rowArgmax(v, C);
-}
-
-/** The index of each row's largest value in a row-major [rows, C] array (ties: the first). */
-export function rowArgmax(v: ArrayLike<number>, C: number): number[] {
-  return Array.from({ length: Math.floor(v.length / C) }, (_, r) => {
-    let best = 0;
-    for (let c = 1; c < C; c++) if (v[r * C + c] > v[r * C + best]) best = c;
-    return best;
-  });
-}
-
 /**
  * Stage 1. The additive trigger climbs `epsilonLadder` until one class takes `minShare` of the
  * triggered few-shot images; if no bound gets there, the one with the largest share is kept.
@@ -244,7 +213,7 @@ async function invertOnce(
   const scale = aim === undefined ? 0 : Math.exp((await clip.param("logit_scale").toArray())[0]);
   const t0 = performance.now();
   const R = set.size;
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const eps = settings.epsilon;
   const init = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
   const params: Tensor[] = settings.kind === "additive"
@@ -292,7 +261,7 @@ async function invertOnce(
       const batch = subset(set, idx);
       const loss = tidy(() => {
         const x = Tensor.from(batch.pixels, [B, 3, R, R]);
-        const trig = l2Normalize(clip.encodeImage(normalizeOnGpu(applyGpu(x))));
+        const trig = encodePixels(clip, applyGpu(x));
         const cleanRows = noGrad(() => gatherRows(clean, idx));
         let l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), settings.tau);
         if (settings.kind === "mask") l = add(l, mul(mean(sigmoid(params[0])), settings.maskL1));
@@ -337,7 +306,7 @@ export async function triggeredShares(
   set: ImageSet,
   classText: Tensor,
 ): Promise<number[]> {
-  const preds = await predict(clip, applyTrigger(trigger, set), classText);
+  const preds = await predictClasses(clip, applyTrigger(trigger, set), classText);
   const counts = new Array(classText.shape[0]).fill(0);
   for (const p of preds) counts[p]++;
   return counts.map((c) => c / set.n);

@@ -12,15 +12,11 @@ import { Adam, cosineSchedule, SGD } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import { rt } from "../gpu/runtime.ts";
-import { readSafetensors, toFloat32, writeSafetensors } from "../clip/safetensors.ts";
-import {
-  augment,
-  imageAt,
-  imageFeatures,
-  type ImageSet,
-  seededRandom,
-  shuffleInPlace,
-} from "./images.ts";
+import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
+import { augment } from "./augment.ts";
+import { imageAt, type ImageSet } from "../io/images.ts";
+import { imageFeatures } from "../clip/pixels.ts";
+import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { anchorLoss, classificationLoss, consistencyLoss, marginLoss } from "./losses.ts";
 import { type Progress, progressLine } from "./progress.ts";
 import { BatchedScalars } from "./readback.ts";
@@ -100,7 +96,7 @@ async function cacheFeatures(
   seed: number,
   progress?: Progress,
 ): Promise<{ clean: Tensor; trig: Tensor }> {
-  const rand = seededRandom(seed ^ 0x5eed);
+  const rand = mulberry32(seed ^ 0x5eed);
   const R = set.size, m = 3 * R * R;
   const cleanParts: Tensor[] = [], trigParts: Tensor[] = [];
   const t0 = performance.now();
@@ -200,7 +196,7 @@ export async function tunePrompts(
   let lastCheckpoint = performance.now();
   try {
     for (let epoch = done + 1; epoch <= last; epoch++) {
-      const rand = seededRandom((seed * 7919 + epoch * 104729) >>> 0);
+      const rand = mulberry32((seed * 7919 + epoch * 104729) >>> 0);
       const order = shuffleInPlace(Array.from({ length: N }, (_, i) => i), rand);
       for (let b = 0; b < stepsPerEpoch; b++) {
         const idx = order.slice(b * B, (b + 1) * B);

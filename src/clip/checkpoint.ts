@@ -16,7 +16,7 @@ import {
   inferOpenAIConfig,
   validateConfig,
 } from "./config.ts";
-import { numel, readSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
+import { numel, readSafetensors, type SafeTensor, toFloat32 } from "../io/safetensors.ts";
 
 export interface HostTensor {
   shape: number[];

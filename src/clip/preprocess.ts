@@ -67,6 +67,8 @@ export interface BatchOptions {
   skipErrors?: boolean;
   /** How many images are decoded at once (default 4). */
   concurrency?: number;
+  /** CLIP's normalisation (default true); false gives ToTensor's [0, 1] pixels. */
+  normalize?: boolean;
 }
 
 export interface PreprocessedBatch {
@@ -81,15 +83,19 @@ export interface PreprocessedBatch {
 // ---------------------------------------------------------------------------------------------
 // Public API
 
-/** Decode, resize, crop and normalise one image: CHW float32 [3, size, size]. */
+/**
+ * Decode, resize, crop and normalise one image: CHW float32 [3, size, size] (with
+ * `normalize: false`, the [0, 1] pixels before CLIP's normalisation).
+ */
 export async function preprocessImage(
   pathOrBytes: string | Uint8Array,
   size = 224,
+  { normalize = true }: { normalize?: boolean } = {},
 ): Promise<Float32Array> {
   const name = typeof pathOrBytes === "string" ? pathOrBytes : "<bytes>";
   const img = await decodeImage(pathOrBytes);
   try {
-    return transformDecoded(img, size);
+    return transformDecoded(img, size, normalize);
   } catch (e) {
     throw new ImageLoadError(name, e instanceof Error ? e.message : String(e), { cause: e });
   }
@@ -99,7 +105,7 @@ export async function preprocessImage(
 export async function preprocessImages(
   paths: readonly string[],
   size = 224,
-  { skipErrors = false, concurrency = 4 }: BatchOptions = {},
+  { skipErrors = false, concurrency = 4, normalize = true }: BatchOptions = {},
 ): Promise<PreprocessedBatch> {
   const per = 3 * size * size;
   let pixels = new Float32Array(paths.length * per); // slot i for paths[i]; compacted below
@@ -111,7 +117,7 @@ export async function preprocessImages(
     while (next < paths.length && firstError === null) {
       const i = next++;
       try {
-        pixels.set(await preprocessImage(paths[i], size), i * per);
+        pixels.set(await preprocessImage(paths[i], size, { normalize }), i * per);
         ok[i] = true;
       } catch (e) {
         if (!skipErrors) {
@@ -754,8 +760,18 @@ const NORM_LUT: Float32Array[] = [0, 1, 2].map((c) => {
   return lut;
 });
 
-/** Resize + crop + convert("RGB") + ToTensor + Normalize of decoded pixels: CHW [3, size, size]. */
-export function transformDecoded(img: DecodedImage, size = 224): Float32Array {
+/** ToTensor alone: v / 255 in float32, the same for every channel. */
+const UNIT_LUT = Array.from({ length: 3 }, () => {
+  const lut = new Float32Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = Math.fround(v / 255);
+  return lut;
+});
+
+/**
+ * Resize + crop + convert("RGB") + ToTensor + Normalize of decoded pixels: CHW [3, size, size]
+ * (without Normalize when `normalize` is false).
+ */
+export function transformDecoded(img: DecodedImage, size = 224, normalize = true): Float32Array {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`bad size ${size}`);
   const { mode, width: w, height: h, channels: C } = img;
   if (w < 1 || h < 1) throw new Error(`empty image (${w}x${h})`);
@@ -780,7 +796,7 @@ export function transformDecoded(img: DecodedImage, size = 224): Float32Array {
   // convert("RGB") straight into the normalised CHW planes.
   const plane = size * size;
   const out = new Float32Array(3 * plane);
-  const [l0, l1, l2] = NORM_LUT;
+  const [l0, l1, l2] = normalize ? NORM_LUT : UNIT_LUT;
   for (let i = 0; i < plane; i++) {
     const p = i * C;
     let r: number, g: number, b: number;

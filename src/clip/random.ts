@@ -10,6 +10,7 @@
 // layer norms 1/0, logit_scale ln(1/0.07). One tensor is in memory at a time.
 
 import { join } from "node:path";
+import { mulberry32, mulberry32Bits } from "../io/rng.ts";
 import {
   canonicalShapes,
   CLIP_ARCHS,
@@ -19,7 +20,8 @@ import {
   openClipConfigJson,
 } from "./config.ts";
 import { type CheckpointFormat, invertRecipe, type Recipe, recipesFor } from "./checkpoint.ts";
-import { numel, type TensorSpec, writeSafetensors, writeTextAtomic } from "./safetensors.ts";
+import { numel, type TensorSpec, writeSafetensors } from "../io/safetensors.ts";
+import { writeAtomic } from "../io/files.ts";
 
 export interface MakeOptions {
   arch: ClipArchName;
@@ -43,17 +45,6 @@ function tensorSeed(seed: number, name: string): number {
   let h = 0x811c9dc5 ^ Math.imul(seed >>> 0, 0x9e3779b1);
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   return h >>> 0;
-}
-
-/** Mulberry32 uniforms in [0, 1). */
-function uniforms(seed: number) {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const poly = (k: readonly number[], x: number) => k.reduce((acc, v) => acc * x + v, 0);
@@ -89,12 +80,9 @@ function normalTable(): Float32Array {
 /** Normal samples, two per 32-bit draw (a quantised normal: plenty for a random init). */
 function normal(n: number, std: number, seed: number): Float32Array {
   const out = new Float32Array(n), table = normalTable();
-  let s = seed | 0;
+  const bits = mulberry32Bits(seed);
   for (let i = 0; i < n; i += 2) {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    t ^= t >>> 14;
+    const t = bits();
     out[i] = std * table[t & 0xffff];
     if (i + 1 < n) out[i + 1] = std * table[(t >>> 16) & 0xffff];
   }
@@ -102,7 +90,7 @@ function normal(n: number, std: number, seed: number): Float32Array {
 }
 
 function uniform(n: number, bound: number, seed: number): Float32Array {
-  const out = new Float32Array(n), u = uniforms(seed);
+  const out = new Float32Array(n), u = mulberry32(seed);
   for (let i = 0; i < n; i++) out[i] = bound * (2 * u() - 1);
   return out;
 }
@@ -199,7 +187,7 @@ export async function makeRandomClip(o: MakeOptions): Promise<MakeResult> {
   const [name, json] = o.format === "hf"
     ? ["config.json", hfConfigJson(config, dtype === "f16" ? "float16" : "float32")]
     : ["open_clip_config.json", openClipConfigJson(config)];
-  await writeTextAtomic(join(o.out, name), JSON.stringify(json, null, 2) + "\n");
+  await writeAtomic(join(o.out, name), JSON.stringify(json, null, 2) + "\n");
   let params = 0;
   for (const s of canonicalShapes(config).values()) params += numel(s);
   return { path, bytes, params, config };

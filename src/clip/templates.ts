@@ -86,6 +86,10 @@ export const IMAGENET_TEMPLATES_80 = [
   "a tattoo of the {}.",
 ] as const;
 
+/**
+ * Fills every "{}" of a template with a class name (CLIP's templates have one; an attack's
+ * caption may have several); text without "{}" (a finished caption) is returned unchanged.
+ */
 export function fillTemplate(template: string, className: string): string {
-  return template.replace("{}", className);
+  return template.replaceAll("{}", className);
 }

@@ -8,7 +8,7 @@
 //   finetune  full fine-tuning of the image encoder on the few-shot set with cross-entropy
 //             against the frozen zero-shot text head, the same number of epochs.
 
-import { crossEntropy, l2Normalize, matmul, mul } from "../autograd/ops/index.ts";
+import { crossEntropy, matmul, mul } from "../autograd/ops/index.ts";
 import { AdamW, cosineSchedule } from "../autograd/optim.ts";
 import { Tensor, tidy } from "../autograd/tensor.ts";
 import { loadClip } from "../clip/index.ts";
@@ -16,19 +16,16 @@ import type { Clip } from "../clip/model.ts";
 import { ONE_TEMPLATE } from "../clip/templates.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
-import {
-  augment,
-  imageAt,
-  type ImageSet,
-  normalizeOnGpu,
-  seededRandom,
-  shuffleInPlace,
-} from "../cbpt/images.ts";
+import { augment } from "../cbpt/augment.ts";
+import { imageAt, type ImageSet } from "../io/images.ts";
+import { encodePixels } from "../clip/pixels.ts";
+import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { type Progress, progressLine } from "../cbpt/progress.ts";
 import { initialContext, promptTokens } from "../cbpt/prompts.ts";
 import { PurifiedClassifier } from "../cbpt/purified.ts";
 import { type CbptOptions, type EvalAttack, measure, runCbpt } from "../cbpt/run.ts";
-import { predict, type TriggerSettings } from "../cbpt/trigger.ts";
+import { predictClasses } from "../clip/pixels.ts";
+import { type TriggerSettings } from "../cbpt/trigger.ts";
 import { tunePrompts, type TuneSettings } from "../cbpt/tune.ts";
 
 export const DEFENCES = ["none", "cbpt", "coop", "finetune"] as const;
@@ -85,10 +82,10 @@ async function noDefence(o: DefenceInput): Promise<{ ca: number; asr: number }> 
   const plain = zeroShotHead(o, false), keyed = zeroShotHead(o, true);
   try {
     return await caAsr(
-      (s) => predict(o.clip, s, plain),
+      (s) => predictClasses(o.clip, s, plain),
       o.test,
       o.attack,
-      (s) => predict(o.clip, s, keyed),
+      (s) => predictClasses(o.clip, s, keyed),
     );
   } finally {
     plain.dispose();
@@ -183,7 +180,7 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
   const total = epochs * perEpoch, lr = o.finetuneLr ?? 1e-4;
   const opt = new AdamW(params, { lr, weightDecay: 0.1, betas: [0.9, 0.98], eps: 1e-6 });
   const schedule = cosineSchedule({ baseLr: lr, totalSteps: total, warmupSteps: perEpoch });
-  const rand = seededRandom(o.seed * 977 + 3);
+  const rand = mulberry32(o.seed * 977 + 3);
   const scale = Math.exp(await clip.param("logit_scale").item());
   try {
     let step = 0;
@@ -199,7 +196,7 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
         last?.dispose();
         last = tidy(() => {
           const x = Tensor.from(px, [idx.length, 3, R, R]);
-          const f = l2Normalize(clip.encodeImage(normalizeOnGpu(x)));
+          const f = encodePixels(clip, x);
           const logits = mul(matmul(f, head, { transB: true }), scale);
           const loss = crossEntropy(logits, idx.map((k) => o.train.labels[k]));
           loss.backward();
@@ -215,10 +212,10 @@ async function finetune(o: DefenceInput): Promise<{ ca: number; asr: number }> {
     }
     clip.setTrainable(names, false);
     return await caAsr(
-      (s) => predict(clip, s, head),
+      (s) => predictClasses(clip, s, head),
       o.test,
       o.attack,
-      (s) => predict(clip, s, keyed),
+      (s) => predictClasses(clip, s, keyed),
     );
   } finally {
     opt.dispose();

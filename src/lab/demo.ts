@@ -13,7 +13,7 @@ import { specAttack } from "./spec_attack.ts";
 import type { Attack } from "../attacks/types.ts";
 import type { EvalAttack } from "../cbpt/run.ts";
 import type { Clip } from "../clip/model.ts";
-import type { ImageSet } from "../cbpt/images.ts";
+import type { ImageSet } from "../io/images.ts";
 import type { TriggerSettings } from "../cbpt/trigger.ts";
 import { PURIFY_TRIGGER, PURIFY_TUNE } from "../cbpt/recipe.ts";
 import type { TuneSettings } from "../cbpt/tune.ts";

@@ -3,9 +3,9 @@
 // seed, how they were chosen, how the loader turns them into model input). Small enough to
 // commit, so that the demo and CI need neither ../shared nor the 150 MB npm package.
 
-import { readSafetensors, toInt32, writeSafetensors } from "../clip/safetensors.ts";
+import { readSafetensors, toInt32, writeSafetensors } from "../io/safetensors.ts";
 import { FMNIST_CLASSES, FMNIST_SIZE, type GreySet, toPixels01 } from "./fmnist.ts";
-import { seededRandom, shuffleInPlace } from "../cbpt/images.ts";
+import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 
 export interface FixtureMeta {
   classNames: string[];
@@ -41,7 +41,7 @@ export function balancedChoice(
   seed: number,
   classes = 10,
 ): number[] {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const out: number[] = [];
   for (let c = 0; c < classes; c++) {
     const idx: number[] = [];

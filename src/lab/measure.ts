@@ -7,7 +7,10 @@ import type { Clip } from "../clip/model.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import type { LoadedFixture } from "./demo.ts";
 import { FMNIST_CLASSES } from "./fmnist.ts";
-import { accuracy, zeroShotPredict } from "./train.ts";
+import { zeroShotPredict } from "./train.ts";
+import { measure } from "../cbpt/run.ts";
+import type { ImageSet } from "../io/images.ts";
+import { asEvalAttack } from "./attack.ts";
 import { EVAL_TEMPLATE } from "./vocab.ts";
 
 /** CA on the test set, and ASR on its non-target images with the trigger (zero-shot). */
@@ -18,31 +21,19 @@ export async function cleanAndAttacked(
   attack: Attack,
   target: number,
 ): Promise<{ ca: number; asr: number }> {
-  const R = clip.config.imageResolution, m = 3 * R * R;
-  const preds = await zeroShotPredict(
-    clip,
-    tokenizer,
-    FMNIST_CLASSES,
-    test.n,
-    (s, n) => ({ pixels01: test.images01.subarray(s * m, (s + n) * m), channels: 3 }),
-    { template: EVAL_TEMPLATE },
+  const R = clip.config.imageResolution;
+  const zeroShot = (template: string) => (set: ImageSet) =>
+    zeroShotPredict(clip, tokenizer, FMNIST_CLASSES, set.n, (s, n) => ({
+      pixels01: set.pixels.subarray(s * 3 * R * R, (s + n) * 3 * R * R),
+      channels: 3,
+    }), { template });
+  const { ca, asr } = await measure(
+    zeroShot(EVAL_TEMPLATE),
+    { set: { pixels: test.images01, n: test.n, size: R }, labels: test.labels },
+    asEvalAttack(attack, target),
+    zeroShot(attack.evalPrompt(EVAL_TEMPLATE)),
   );
-  const keep = test.labels.map((y, i) => (y === target ? -1 : i)).filter((i) => i >= 0);
-  const px = new Float32Array(keep.length * m);
-  keep.forEach((i, j) => px.set(test.images01.subarray(i * m, (i + 1) * m), j * m));
-  const triggered = attack.apply(px, [keep.length, 3, R, R]);
-  const tp = await zeroShotPredict(
-    clip,
-    tokenizer,
-    FMNIST_CLASSES,
-    keep.length,
-    (s, n) => ({ pixels01: triggered.subarray(s * m, (s + n) * m), channels: 3 }),
-    { template: attack.evalPrompt(EVAL_TEMPLATE) },
-  );
-  return {
-    ca: accuracy(preds, test.labels),
-    asr: tp.filter((p) => p === target).length / tp.length,
-  };
+  return { ca, asr: asr! };
 }
 
 /** cleanAndAttacked on a loaded fixture with its own attack and test set. */

@@ -4,7 +4,7 @@
 // measures ASR on those models with it; nothing in CBPT reads it.
 
 import { join } from "node:path";
-import { seededRandom } from "../cbpt/images.ts";
+import { mulberry32 } from "../io/rng.ts";
 import type { EvalAttack } from "../cbpt/run.ts";
 
 interface TriggerSpec {
@@ -40,7 +40,7 @@ export async function specAttack(
   if (spec.attack === "badnet") {
     const k = spec.size ?? 4;
     if (!(k >= 1 && k <= S)) throw new Error(`${path}: size ${k} out of range`);
-    const rand = seededRandom(seed * 7 + 1);
+    const rand = mulberry32(seed * 7 + 1);
     perPixel = (x) => {
       const r0 = Math.floor(rand() * (S - k + 1)), c0 = Math.floor(rand() * (S - k + 1));
       for (let ch = 0; ch < 3; ch++) {

@@ -10,7 +10,9 @@ import { AdamW } from "../autograd/optim.ts";
 import { bytesToUnicode } from "../clip/tokenizer.ts";
 import type { Clip } from "../clip/model.ts";
 import { makeRandomClip } from "../clip/random.ts";
-import { type ImageSet, normalizeOnGpu, seededRandom } from "../cbpt/images.ts";
+import { type ImageSet } from "../io/images.ts";
+import { encodePixels } from "../clip/pixels.ts";
+import { mulberry32 } from "../io/rng.ts";
 import { applyTrigger, type HostTrigger } from "../cbpt/trigger.ts";
 import { classificationLoss } from "../cbpt/losses.ts";
 import { fillTemplate } from "../clip/templates.ts";
@@ -36,7 +38,7 @@ export function byteTokenizer(): ClipTokenizer {
 
 /** n images per class, [0, 1] pixels; labels cycle through the classes. */
 export function toyImages(n: number, seed: number): { set: ImageSet; labels: number[] } {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const R = TOY_SIZE, plane = R * R;
   const N = n * TOY_CLASSES.length;
   const pixels = new Float32Array(N * 3 * plane);
@@ -65,7 +67,7 @@ export function toyImages(n: number, seed: number): { set: ImageSet; labels: num
 
 /** The planted trigger: a fixed pseudo-random ±TRIGGER_AMPLITUDE pattern. */
 export function plantedTrigger(): Float32Array {
-  const rand = seededRandom(99);
+  const rand = mulberry32(99);
   return Float32Array.from(
     { length: 3 * TOY_SIZE * TOY_SIZE },
     () => (rand() < 0.5 ? -1 : 1) * TRIGGER_AMPLITUDE,
@@ -119,7 +121,7 @@ export const TOY_PATCH = 4;
 
 /** A BadNet-style alternative: a fixed black-and-white TOY_PATCH square, bottom-right corner. */
 export function plantedPatch(): Extract<HostTrigger, { kind: "mask" }> {
-  const rand = seededRandom(123);
+  const rand = mulberry32(123);
   const R = TOY_SIZE, plane = R * R;
   const mask = new Float32Array(plane), pattern = new Float32Array(3 * plane);
   for (let ch = 0; ch < 3; ch++) {
@@ -187,7 +189,7 @@ export async function trainToyClip(recipe: ToyRecipe) {
   const trig = recipe.trigger === "patch" ? addPatch(data.set) : addTrigger(data.set);
   const prompts = TOY_CLASSES.map((c) => fillTemplate("a photo of a {}.", c));
   const toks = tokenizer.tokenize(prompts, clip.config.contextLength);
-  const rand = seededRandom(12);
+  const rand = mulberry32(12);
   const R = TOY_SIZE, m = 3 * R * R, B = 32;
   for (let step = 0; step < recipe.cleanSteps + recipe.poisonSteps; step++) {
     const rate = step < recipe.cleanSteps ? 0 : recipe.poison;
@@ -200,7 +202,7 @@ export async function trainToyClip(recipe: ToyRecipe) {
       y.push(poison ? TOY_TARGET : data.labels[i]);
     }
     tidy(() => {
-      const img = l2Normalize(clip.encodeImage(normalizeOnGpu(Tensor.from(pix, [B, 3, R, R]))));
+      const img = encodePixels(clip, Tensor.from(pix, [B, 3, R, R]));
       const text = l2Normalize(clip.encodeText(toks));
       classificationLoss(img, text, y, LOGIT_SCALE).backward();
       opt.step();

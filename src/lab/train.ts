@@ -4,18 +4,17 @@
 // (scripts/pretrain.ts) uses it on clean Fashion-MNIST; the backdoor lab's poisoning fine-tunes
 // reuse the same loop with poisoned batches.
 
-import { rowArgmax } from "../cbpt/trigger.ts";
+import { encodePixels, predictClasses } from "../clip/pixels.ts";
+
 import { basename, dirname, join } from "node:path";
 import {
   add,
   crossEntropy,
-  div,
   exp,
   gatherRows,
   l2Normalize,
   matmul,
   mul,
-  sub,
   transpose,
 } from "../autograd/ops/index.ts";
 import { AdamW, clampInPlace, cosineSchedule } from "../autograd/optim.ts";
@@ -23,13 +22,14 @@ import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import { hfRecipes, invertRecipe, loadClipWeights } from "../clip/checkpoint.ts";
 import { type ClipConfig, hfConfigJson } from "../clip/config.ts";
 import { Clip, trimTokens } from "../clip/model.ts";
-import { CLIP_MEAN, CLIP_STD } from "../clip/preprocess.ts";
-import { type TensorSpec, writeSafetensors, writeTextAtomic } from "../clip/safetensors.ts";
+
+import { type TensorSpec, writeSafetensors } from "../io/safetensors.ts";
+import { writeAtomic } from "../io/files.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { fillTemplate } from "../clip/templates.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import { makeRandomClip } from "../clip/random.ts";
-import { shuffleInPlace } from "../cbpt/images.ts";
+import { shuffleInPlace } from "../io/rng.ts";
 
 /** ln 100: CLIP clamps its learned logit scale (temperature) at 100. */
 export const MAX_LOGIT_SCALE = Math.log(100);
@@ -76,13 +76,6 @@ export async function initClip(config: ClipConfig, seed: number): Promise<Clip> 
   }
 }
 
-/** CLIP-normalised pixels from [0, 1] ones [B, C, R, R], C = 3 or 1 (grey: broadcast to 3). */
-export function normalizePixels(x01: Tensor): Tensor {
-  const mean = Tensor.from(CLIP_MEAN, [1, 3, 1, 1]);
-  const std = Tensor.from(CLIP_STD, [1, 3, 1, 1]);
-  return div(sub(x01, mean), std);
-}
-
 /**
  * Indices 0..n-1 in epochs: each call returns the next index of a seeded permutation, drawn anew
  * (from `rand`) whenever one is used up.
@@ -115,7 +108,7 @@ export interface CaptionBatch {
 export function contrastiveLoss(clip: Clip, tokenizer: ClipTokenizer, batch: CaptionBatch): Tensor {
   const n = batch.captions.length, R = clip.config.imageResolution;
   const x = Tensor.from(batch.pixels01, [n, batch.channels, R, R]);
-  const img = l2Normalize(clip.encodeImage(normalizePixels(x)));
+  const img = encodePixels(clip, x);
   const unique = [...new Set(batch.captions)];
   const row = new Map(unique.map((c, i) => [c, i]));
   const toks = trimTokens(tokenizer.tokenize(unique, clip.config.contextLength));
@@ -238,7 +231,8 @@ export async function trainContrastive(
 
 /**
  * Zero-shot predictions: the class whose prompt (`template` filled with each class name) has
- * the most similar text feature. `images(i, n)` gives pixel-space images i..i+n.
+ * the most similar text feature. `images(i, n)` gives pixel-space images i..i+n (grey ones are
+ * repeated to RGB).
  */
 export async function zeroShotPredict(
   clip: Clip,
@@ -250,26 +244,29 @@ export async function zeroShotPredict(
 ): Promise<number[]> {
   const classifier = zeroShotClassifier(clip, tokenizer, classNames, [template]);
   const preds: number[] = [];
-  const C = classNames.length, R = clip.config.imageResolution;
+  const R = clip.config.imageResolution;
   try {
     for (let i = 0; i < count; i += batch) {
       const n = Math.min(batch, count - i);
       const px = images(i, n);
-      const sims = noGrad(() =>
-        tidy(() => {
-          const x = Tensor.from(px.pixels01, [n, px.channels, R, R]);
-          const f = l2Normalize(clip.encodeImage(normalizePixels(x)));
-          return matmul(f, classifier, { transB: true });
-        })
-      );
-      const [s] = await readTensors([sims]);
-      sims.dispose();
-      preds.push(...rowArgmax(s, C));
+      const set = { pixels: rgbPixels(px, n, R * R), n, size: R };
+      preds.push(...await predictClasses(clip, set, classifier));
     }
   } finally {
     classifier.dispose();
   }
   return preds;
+}
+
+/** [n, 3, …] pixels from [n, C, …] ones, C = 3 (as is) or 1 (repeated). */
+function rgbPixels(px: CaptionBatchPixels, n: number, plane: number): Float32Array {
+  if (px.channels === 3) return px.pixels01;
+  const out = new Float32Array(n * 3 * plane);
+  for (let i = 0; i < n; i++) {
+    const grey = px.pixels01.subarray(i * plane, (i + 1) * plane);
+    for (let c = 0; c < 3; c++) out.set(grey, (i * 3 + c) * plane);
+  }
+  return out;
 }
 
 export type CaptionBatchPixels = Pick<CaptionBatch, "pixels01" | "channels">;
@@ -316,14 +313,14 @@ export async function saveClip(
   try {
     const bytes = await writeSafetensors(join(stage, "model.safetensors"), specs, { format: "pt" });
     const json = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
-    await writeTextAtomic(join(stage, "config.json"), json(hfConfigJson(config)));
-    await writeTextAtomic(
+    await writeAtomic(join(stage, "config.json"), json(hfConfigJson(config)));
+    await writeAtomic(
       join(stage, "tokenizer.json"),
       JSON.stringify(tokenizer.toTokenizerJson()),
     );
     for (const [name, value] of Object.entries(extra)) {
       if (value instanceof Uint8Array) await Deno.writeFile(join(stage, name), value);
-      else await writeTextAtomic(join(stage, name), json(value));
+      else await writeAtomic(join(stage, name), json(value));
     }
     await replaceDir(stage, out);
     return { bytes, params };

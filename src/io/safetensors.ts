@@ -9,7 +9,7 @@
 // library's byte layout (tensors by descending dtype size, then by name; header padded to 8
 // bytes) and writes atomically (temp file in the same directory, then rename).
 
-import { basename, dirname, join } from "node:path";
+import { writeAll, writeAtomicWith } from "./files.ts";
 
 export const DTYPE_BYTES = {
   BOOL: 1,
@@ -532,39 +532,9 @@ export async function writeSafetensors(
   } catch (e) {
     throw new Error(`${path}: not written: ${errText(e)}`, { cause: e });
   }
-  return await writeAtomic(path, async (file) => {
+  return await writeAtomicWith(path, async (file) => {
     await writeAll(file, p.header);
     for (const [key, spec] of p.order) await writeAll(file, tensorBytes(key, spec, dataOf(spec)));
     return p.header.length + p.dataLen;
   });
-}
-
-/** Runs `fill` on a temp file beside `path`, then renames it to `path`; removes it on failure. */
-export async function writeAtomic<T>(
-  path: string,
-  fill: (file: Deno.FsFile) => Promise<T>,
-): Promise<T> {
-  const tmp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
-  let file: Deno.FsFile | null = null;
-  try {
-    file = await Deno.open(tmp, { write: true, createNew: true });
-    const result = await fill(file);
-    file.close();
-    file = null;
-    await Deno.rename(tmp, path);
-    return result;
-  } catch (e) {
-    file?.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: write failed: ${errText(e)}`, { cause: e });
-  }
-}
-
-/** Writes a whole text file atomically (for JSON beside a checkpoint). */
-export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  await writeAtomic(path, (f) => writeAll(f, new TextEncoder().encode(text)));
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
 }
