@@ -109,10 +109,12 @@ export { PurifiedClassifier } from "./src/cbpt/purified.ts";
 export {
   type CbptOptions,
   type CbptReport,
+  type CbptResult,
   type EvalAttack,
   measure,
   runCbpt,
 } from "./src/cbpt/run.ts";
+export { CBPT_FILES, prepareOutDir, writeCbptOutputs } from "./src/cli/outputs.ts";
 export {
   invertTrigger,
   MASK_TRIGGER_DEFAULTS,

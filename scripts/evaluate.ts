@@ -150,86 +150,80 @@ await runWithGpu(async () => {
     await writeTables(rows, values.out!);
     return;
   }
-  const work = await Deno.makeTempDir({ prefix: "antidote-eval-" });
   const progress = stderrProgress(5000);
-  try {
-    for (const attack of attacks) {
-      const fx = await loadFixture(attack, dir);
-      try {
-        for (const defence of defences) {
-          const cas: number[] = [], asrs: number[] = [];
-          let seconds = 0;
-          // Zero-shot CLIP has no randomness: one run stands for every seed.
-          const runs = defence === "none" ? 1 : seeds;
-          for (let seed = 1; seed <= runs; seed++) {
-            console.error(`== ${attack} / ${defence} / seed ${seed}`);
-            const r = await runDefence(defence, {
-              clip: fx.clip,
-              tokenizer: fx.tokenizer,
-              classNames: fx.classNames,
-              train: fx.train,
-              test: fx.test,
-              attack: fx.attack,
-              trigger,
-              tune,
-              nCtx: fitContext(fx.tokenizer, fx.classNames, fx.clip.config.contextLength, "auto")
-                .nCtx,
-              seed,
-              workDir: join(work, `${attack}-${defence}-${seed}`),
-              modelDir: join(dir, attack),
-              finetuneEpochs,
-              progress,
-            });
-            cas.push(r.ca);
-            asrs.push(r.asr);
-            seconds += r.seconds;
-            console.error(
-              `   CA ${(100 * r.ca).toFixed(2)} %  ASR ${(100 * r.asr).toFixed(2)} %  ` +
-                `${r.seconds.toFixed(1)} s`,
-            );
-          }
-          const stage = { trigger_steps: trigger.steps, trigger_batch: trigger.batch };
-          const row: ResultRow = {
-            attack,
-            defence,
-            target: fx.record.target,
-            seeds: runs,
-            ca_mean: meanOf(cas),
-            ca_std: stdOf(cas),
-            asr_mean: meanOf(asrs),
-            asr_std: stdOf(asrs),
-            ca: cas,
-            asr: asrs,
-            seconds,
-            settings: defence === "cbpt"
-              ? { ...stage, ...tune }
-              : defence === "coop"
-              ? { ...tune, lambdaBd: 0, lambda3: 0, third: "none" }
-              : defence === "finetune"
-              ? { epochs: finetuneEpochs, batch: 32 }
-              : {},
-          };
-          console.log(JSON.stringify(row));
-          rows = rows.filter((r) => !(r.attack === attack && r.defence === defence));
-          rows.push(row);
-          const order = (x: string) => {
-            const k = ATTACK_NAMES.indexOf(x as never);
-            return k >= 0 ? String(k).padStart(3, "0") : x;
-          };
-          rows.sort((a, b) =>
-            order(a.attack).localeCompare(order(b.attack)) ||
-            DEFENCES.indexOf(a.defence as Defence) - DEFENCES.indexOf(b.defence as Defence)
+  for (const attack of attacks) {
+    const fx = await loadFixture(attack, dir);
+    try {
+      for (const defence of defences) {
+        const cas: number[] = [], asrs: number[] = [];
+        let seconds = 0;
+        // Zero-shot CLIP has no randomness: one run stands for every seed.
+        const runs = defence === "none" ? 1 : seeds;
+        for (let seed = 1; seed <= runs; seed++) {
+          console.error(`== ${attack} / ${defence} / seed ${seed}`);
+          const r = await runDefence(defence, {
+            clip: fx.clip,
+            tokenizer: fx.tokenizer,
+            classNames: fx.classNames,
+            train: fx.train,
+            test: fx.test,
+            attack: fx.attack,
+            trigger,
+            tune,
+            nCtx: fitContext(fx.tokenizer, fx.classNames, fx.clip.config.contextLength, "auto")
+              .nCtx,
+            seed,
+            modelDir: join(dir, attack),
+            finetuneEpochs,
+            progress,
+          });
+          cas.push(r.ca);
+          asrs.push(r.asr);
+          seconds += r.seconds;
+          console.error(
+            `   CA ${(100 * r.ca).toFixed(2)} %  ASR ${(100 * r.asr).toFixed(2)} %  ` +
+              `${r.seconds.toFixed(1)} s`,
           );
-          // Written after every cell, so an interrupted run keeps what it measured.
-          await Deno.mkdir(values.out!, { recursive: true });
-          await writeAtomic(resultsPath, JSON.stringify(rows, null, 2) + "\n");
         }
-      } finally {
-        fx.clip.dispose();
+        const stage = { trigger_steps: trigger.steps, trigger_batch: trigger.batch };
+        const row: ResultRow = {
+          attack,
+          defence,
+          target: fx.record.target,
+          seeds: runs,
+          ca_mean: meanOf(cas),
+          ca_std: stdOf(cas),
+          asr_mean: meanOf(asrs),
+          asr_std: stdOf(asrs),
+          ca: cas,
+          asr: asrs,
+          seconds,
+          settings: defence === "cbpt"
+            ? { ...stage, ...tune }
+            : defence === "coop"
+            ? { ...tune, lambdaBd: 0, lambda3: 0, third: "none" }
+            : defence === "finetune"
+            ? { epochs: finetuneEpochs, batch: 32 }
+            : {},
+        };
+        console.log(JSON.stringify(row));
+        rows = rows.filter((r) => !(r.attack === attack && r.defence === defence));
+        rows.push(row);
+        const order = (x: string) => {
+          const k = ATTACK_NAMES.indexOf(x as never);
+          return k >= 0 ? String(k).padStart(3, "0") : x;
+        };
+        rows.sort((a, b) =>
+          order(a.attack).localeCompare(order(b.attack)) ||
+          DEFENCES.indexOf(a.defence as Defence) - DEFENCES.indexOf(b.defence as Defence)
+        );
+        // Written after every cell, so an interrupted run keeps what it measured.
+        await Deno.mkdir(values.out!, { recursive: true });
+        await writeAtomic(resultsPath, JSON.stringify(rows, null, 2) + "\n");
       }
+    } finally {
+      fx.clip.dispose();
     }
-    await writeTables(rows, values.out!);
-  } finally {
-    await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+  await writeTables(rows, values.out!);
 });

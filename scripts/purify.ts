@@ -13,6 +13,7 @@ import {
 } from "../src/cbpt/data.ts";
 import { stderrProgress } from "../src/cbpt/progress.ts";
 import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
+import { prepareOutDir, writeCbptOutputs } from "../src/cli/outputs.ts";
 import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
 import type { TargetSearchSettings } from "../src/cbpt/targets.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
@@ -279,6 +280,15 @@ try {
 
 await runWithGpu(async () => {
   const progress = stderrProgress(1000);
+  const out = values.out!;
+  // The output folder must take files before any expensive work starts.
+  await prepareOutDir(out);
+  const runFiles = {
+    checkpoint: join(out, "checkpoint.safetensors"),
+    resume: !!values.resume,
+    progress,
+    say: (line: string) => console.error(line),
+  };
   let opts: CbptOptions;
   if (!values.model && !values.train && !values.classes) {
     // The demo: a lab fixture, its own attack and sets.
@@ -297,9 +307,7 @@ await runWithGpu(async () => {
       attack: fx.attack,
       ...stage,
       seed,
-      outDir: values.out!,
-      resume: !!values.resume,
-      progress,
+      ...runFiles,
     };
   } else {
     if (!values.model || !values.train || !values.classes) {
@@ -334,9 +342,7 @@ await runWithGpu(async () => {
       attack,
       ...stage,
       seed,
-      outDir: values.out!,
-      resume: !!values.resume,
-      progress,
+      ...runFiles,
     };
   }
   if (values["known-trigger"]) {
@@ -346,15 +352,15 @@ await runWithGpu(async () => {
     const trigger = attackTrigger(opts.attack, opts.clip.config.imageResolution);
     opts.knownTrigger = { trigger, target: opts.attack.target };
   }
-  const { report } = await runCbpt(opts);
+  const result = await runCbpt(opts);
+  const { report } = result;
+  const files = await writeCbptOutputs(out, result);
   const pct = (
     x: number | null | undefined,
   ) => (x === undefined || x === null ? null : Number((100 * x).toFixed(2)));
   console.log(JSON.stringify({
-    out: opts.outDir,
-    files: ["prompts.safetensors", "trigger.png", "report.json", "losses.png"].map((f) =>
-      join(opts.outDir, f)
-    ),
+    out,
+    files,
     suspected_target: report.suspected_target.name,
     ...(report.scan
       ? { verdict: report.scan.verdict, target: report.scan.target, score: report.scan.score }

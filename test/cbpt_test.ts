@@ -1,6 +1,7 @@
 // CBPT: losses against hand-computed values, stage 1 on a toy backdoored CLIP, resume identity,
 // prompt files, and what stage 2 achieves on the toy model (stated, see the issue note).
 
+import { writeCbptOutputs } from "../src/cli/outputs.ts";
 import assert from "node:assert/strict";
 import { type ClipTokenizer, readTensors, Tensor, tidy } from "../mod.ts";
 import type { Clip } from "../src/clip/model.ts";
@@ -253,7 +254,7 @@ function toyCbpt(clip: Clip, tokenizer: ClipTokenizer, outDir: string) {
     ...sets,
     ctxInit: "random" as const,
     seed: 1,
-    outDir,
+    checkpoint: `${outDir}/checkpoint.safetensors`,
   };
 }
 
@@ -381,7 +382,7 @@ Deno.test("stage 2: a non-finite loss stops the run naming the loss and step, an
 Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures in the log)", async () => {
   const { clip, tokenizer } = await toyBackdooredClip();
   const out = await Deno.makeTempDir();
-  const { report, classifier } = await runCbpt({
+  const result = await runCbpt({
     ...toyCbpt(clip, tokenizer, out),
     attack: { name: "planted", target: TOY_TARGET, apply: (s) => addTrigger(s) },
     trigger: { ...TRIGGER_DEFAULTS, epsilon: TRIGGER_AMPLITUDE, steps: 60, batch: 48 },
@@ -396,12 +397,15 @@ Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures i
     },
     nCtx: 4,
   });
+  const { report, classifier } = result;
   console.log(
     `  CA ${report.ca_before} → ${report.ca_after}, ASR ${report.asr_before} → ${report.asr_after}`,
   );
+  const written = await writeCbptOutputs(out, result);
   for (
     const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png", "losses.svg"]
   ) {
+    assert.ok(written.includes(`${out}/${f}`), f);
     assert.ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
   }
   assert.ok(report.asr_before! > 0.9, "the toy backdoor works");
@@ -445,7 +449,6 @@ Deno.test("a known trigger skips stage 1: stage 2 tunes against it (the oracle b
     nCtx: 4,
     ctxInit: "random",
     seed: 1,
-    outDir: out,
     knownTrigger: { trigger: known, target: TOY_TARGET },
   });
   assert.deepEqual(report.trigger.losses, [], "stage 1 did not run");

@@ -1,5 +1,5 @@
-// The floors: gpu → autograd → io → clip → cbpt → attacks → lab → mod.ts → scripts/bench → test.
-// A file imports only from its own floor or below, never from scripts/ or test/ (a test walks
+// The floors: gpu → autograd → io → clip → cbpt → attacks → lab → cli → mod.ts → scripts/bench →
+// test. A file imports only from its own floor or below, never from scripts/ or test/ (a test walks
 // the static import graph, so an arrow up fails CI instead of waiting for a review).
 
 import assert from "node:assert/strict";
@@ -17,8 +17,8 @@ const FLOORS: [RegExp, number, string][] = [
   [/^src\/cbpt\//, 4, "cbpt"],
   [/^src\/attacks\//, 5, "attacks"],
   [/^src\/lab\//, 6, "lab"],
-  [/^mod\.ts$/, 7, "mod.ts"],
-  [/^src\/cli\//, 8, "cli"],
+  [/^src\/cli\//, 7, "cli"],
+  [/^mod\.ts$/, 8, "mod.ts"],
   [/^(scripts|bench)\//, 9, "scripts"],
   [/^test\//, 10, "test"],
 ];

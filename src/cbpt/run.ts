@@ -1,17 +1,15 @@
 // CBPT end to end: zero-shot baseline, stage 1 (trigger inversion), stage 2 (prompt tuning),
-// the purified classifier, and the files in the output folder (prompts.safetensors,
-// trigger.png, report.json, losses.svg/png). Every file is written atomically.
+// the purified classifier and its report. It computes and says what it does through callbacks
+// (`say` for stage lines, `progress` for steps); it writes no file but stage 2's resume
+// checkpoint. src/cli/outputs.ts writes a run's files (prompts, trigger picture, report, losses).
 
-import { join } from "node:path";
 import type { Tensor } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import { ONE_TEMPLATE } from "../clip/templates.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import { type ImageSet } from "../io/images.ts";
-import { writeAtomic } from "../io/files.ts";
-import { writePng } from "../io/png.ts";
-import { lossPlotSvg } from "./plot.ts";
+
 import type { Progress } from "./progress.ts";
 import { type ContextInit, fitContext, initialContext, promptTokens } from "./prompts.ts";
 import { PurifiedClassifier } from "./purified.ts";
@@ -21,11 +19,10 @@ import {
   invertTrigger,
   knownTriggerResult,
   type TriggerAttempt,
-  triggerPicture,
   type TriggerSettings,
 } from "./trigger.ts";
 import { predictClasses } from "../clip/pixels.ts";
-import { tunePrompts, type TuneSettings } from "./tune.ts";
+import { type EpochLosses, tunePrompts, type TuneSettings } from "./tune.ts";
 import { chooseRecipe, type RecipeChoice } from "./recipe.ts";
 import { TARGET_SEARCH_DEFAULTS, type TargetSearchSettings } from "./targets.ts";
 import { evidenceLines, type ScanReport, scanWithText } from "./scan.ts";
@@ -64,9 +61,12 @@ export interface CbptOptions {
   nCtx: number | "auto";
   ctxInit: ContextInit;
   seed: number;
-  outDir: string;
+  /** Stage 2's resume checkpoint (written every few seconds), if any. */
+  checkpoint?: string;
   resume?: boolean;
   progress?: Progress;
+  /** Stage announcements and findings, a line each (default: silent). */
+  say?: (line: string) => void;
   /**
    * Skip stage 1 and tune against this trigger and target instead: the oracle upper bound of
    * stage 2 (the lab, and users who know the trigger).
@@ -103,7 +103,7 @@ export interface CbptReport {
     seconds: number;
     attempts: { epsilon: number; suspected_target: string; share: number; seconds: number }[];
   };
-  prompts: { epochs: unknown[]; seconds: number; resumed_from_epoch: number };
+  prompts: { epochs: EpochLosses[]; seconds: number; resumed_from_epoch: number };
   /** How stage 2's settings were chosen, when `recipe` was "auto". */
   recipe?: RecipeChoice;
   ca_before?: number;
@@ -133,16 +133,21 @@ export async function measure(
   return { ca, asr: tp.filter((p) => p === attack.target).length / tp.length };
 }
 
-export async function runCbpt(
-  o: CbptOptions,
-): Promise<{ report: CbptReport; classifier: PurifiedClassifier }> {
+/** What a run gives back: the report, the purified classifier and stage 1's trigger. */
+export interface CbptResult {
+  report: CbptReport;
+  classifier: PurifiedClassifier;
+  trigger: HostTrigger;
+}
+
+export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
   const t0 = performance.now();
   const { clip, tokenizer, classNames } = o;
+  const say = o.say ?? (() => {});
   // Settings that cannot work with this model fail here, before any GPU work.
   const fit = fitContext(tokenizer, classNames, clip.config.contextLength, o.nCtx);
-  if (fit.note) console.error(`prompts: ${fit.note}`);
+  if (fit.note) say(`prompts: ${fit.note}`);
   const nCtx = fit.nCtx;
-  await Deno.mkdir(o.outDir, { recursive: true });
   const text0 = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);
   let keyed: Tensor | null = null;
   const report: Partial<CbptReport> = {};
@@ -166,13 +171,13 @@ export async function runCbpt(
       );
       report.ca_before = before.ca;
       report.asr_before = before.asr;
-      console.error(
+      say(
         `before: CA ${(100 * before.ca).toFixed(2)} %` +
           (before.asr === null ? "" : `, ASR ${(100 * before.asr).toFixed(2)} %`),
       );
     }
     const climbMessage = (a: TriggerAttempt, next: number) =>
-      console.error(
+      say(
         `stage 1: at ε ${formatEpsilon(a.epsilon)} "${classNames[a.suspectedTarget]}" takes ` +
           `${(100 * a.targetShare).toFixed(1)} % of the triggered images ` +
           `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
@@ -190,12 +195,12 @@ export async function runCbpt(
           progress: o.progress,
         });
         scan = r.report;
-        console.error("stage 1: how little each class needs (per-class targeted triggers):");
-        for (const line of evidenceLines(scan)) console.error(`stage 1: ${line}`);
+        say("stage 1: how little each class needs (per-class targeted triggers):");
+        for (const line of evidenceLines(scan)) say(`stage 1: ${line}`);
         aim = r.search.cheapest;
         searchSeconds = r.search.seconds;
         if (r.verdict !== "backdoored") {
-          console.error(
+          say(
             `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +
               `"${classNames[aim]}"`,
           );
@@ -216,9 +221,8 @@ export async function runCbpt(
       );
       inv = { ...inv, seconds: inv.seconds + searchSeconds };
     }
-    await writePng(join(o.outDir, "trigger.png"), triggerPicture(inv.trigger), inv.trigger.size);
     const strength = scan ? (scan.verdict === "backdoored" ? "" : " (weak evidence)") : "";
-    console.error(
+    say(
       `stage 1: ${scan && scan.verdict !== "backdoored" ? "cheapest class" : "suspected target"} ` +
         `"${classNames[inv.suspectedTarget]}"${strength} ` +
         `(${(100 * inv.targetShare).toFixed(1)} % of triggered images${
@@ -235,7 +239,7 @@ export async function runCbpt(
     if (below && below.suspectedTarget !== inv.suspectedTarget) {
       // A backdoor's target can first show at a large bound (an opaque patch), but so can a
       // universal adversarial perturbation of an innocent class: say so, the user decides.
-      console.error(
+      say(
         `stage 1: note: the class changed while climbing ("${
           classNames[below.suspectedTarget]
         }" at ε ${formatEpsilon(below.epsilon)}); if "${classNames[inv.suspectedTarget]}" ` +
@@ -269,12 +273,12 @@ export async function runCbpt(
       );
       const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
       for (const c of recipe.candidates) {
-        console.error(
+        say(
           `stage 2: held-out (${recipe.heldOut} shots) λ_bd ${c.lambdaBd}: CA ${pct(c.ca)}, ` +
             `inverted-trigger ASR ${pct(c.asr)}`,
         );
       }
-      console.error(`stage 2: recipe ${recipe.why}`);
+      say(`stage 2: recipe ${recipe.why}`);
       tune = recipe.settings;
     }
     const tuned = await tunePrompts(
@@ -289,7 +293,7 @@ export async function runCbpt(
       tune,
       o.seed,
       {
-        checkpoint: join(o.outDir, "checkpoint.safetensors"),
+        checkpoint: o.checkpoint,
         resume: o.resume,
         progress: o.progress,
         stopAfterEpochs: o.stopAfterEpochs,
@@ -309,14 +313,13 @@ export async function runCbpt(
       ctx_init: o.ctxInit,
       seed: o.seed,
     };
-    await classifier.save(join(o.outDir, "prompts.safetensors"), settings);
     if (o.test) {
       const pc = async (set: ImageSet) =>
         (await classifier.classify({ pixels01: set.pixels, n: set.n })).labels;
       const after = await measure(pc, o.test, o.attack);
       report.ca_after = after.ca;
       report.asr_after = after.asr;
-      console.error(
+      say(
         `after:  CA ${(100 * after.ca).toFixed(2)} %` +
           (after.asr === null ? "" : `, ASR ${(100 * after.asr).toFixed(2)} %`),
       );
@@ -357,15 +360,7 @@ export async function runCbpt(
       ...(o.attack ? { attack: { name: o.attack.name, target: classNames[o.attack.target] } } : {}),
       seconds: (performance.now() - t0) / 1000,
     };
-    await writeAtomic(join(o.outDir, "report.json"), JSON.stringify(full, null, 2) + "\n");
-    const svg = lossPlotSvg(inv.losses, tuned.epochs);
-    await writeAtomic(join(o.outDir, "losses.svg"), svg);
-    const { default: sharp } = await import("sharp");
-    await writeAtomic(
-      join(o.outDir, "losses.png"),
-      new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
-    );
-    return { report: full, classifier };
+    return { report: full, classifier, trigger: inv.trigger };
   } finally {
     text0.dispose();
     keyed?.dispose();

@@ -42,8 +42,6 @@ export interface DefenceInput {
   tune: TuneSettings;
   nCtx: number;
   seed: number;
-  /** Scratch folder for CBPT's files. */
-  workDir: string;
   progress?: Progress;
   /** The model's folder: fine-tuning trains a fresh copy of it, leaving `clip` as it was. */
   modelDir: string;
@@ -106,8 +104,8 @@ async function cbpt(o: DefenceInput): Promise<{ ca: number; asr: number }> {
     nCtx: o.nCtx,
     ctxInit: "random",
     seed: o.seed,
-    outDir: o.workDir,
     progress: o.progress,
+    say: (line) => o.progress?.(line, true),
   };
   const { classifier } = await runCbpt(opts);
   try {

@@ -1,0 +1,53 @@
+// A purification run's files, written from runCbpt's result: prompts.safetensors (the purified
+// prompts with the run's settings), trigger.png (stage 1's trigger), report.json, and the loss
+// curves (losses.svg, losses.png). Each file is written atomically.
+
+import { join } from "node:path";
+import type { CbptResult } from "../cbpt/run.ts";
+import { lossPlotSvg } from "../cbpt/plot.ts";
+import { triggerPicture } from "../cbpt/trigger.ts";
+import { writeAtomic } from "../io/files.ts";
+import { writePng } from "../io/png.ts";
+
+/** The files writeCbptOutputs writes, in order. */
+export const CBPT_FILES = [
+  "prompts.safetensors",
+  "trigger.png",
+  "report.json",
+  "losses.svg",
+  "losses.png",
+] as const;
+
+/**
+ * Creates `outDir` and proves it takes files (a probe written and removed), so that a run that
+ * could not save its results fails before its expensive work, naming the folder.
+ */
+export async function prepareOutDir(outDir: string): Promise<void> {
+  const probe = join(outDir, `.antidote-probe-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new Error(
+      `--out ${outDir}: cannot write there (${e instanceof Error ? e.message : String(e)})`,
+    );
+  }
+}
+
+/** Writes a run's files into `outDir` (created if needed); returns their paths. */
+export async function writeCbptOutputs(outDir: string, r: CbptResult): Promise<string[]> {
+  await Deno.mkdir(outDir, { recursive: true });
+  const [prompts, trigger, report, svgPath, pngPath] = CBPT_FILES.map((f) => join(outDir, f));
+  await r.classifier.save(prompts, r.report.settings);
+  await writePng(trigger, triggerPicture(r.trigger), r.trigger.size);
+  await writeAtomic(report, JSON.stringify(r.report, null, 2) + "\n");
+  const svg = lossPlotSvg(r.report.trigger.losses, r.report.prompts.epochs);
+  await writeAtomic(svgPath, svg);
+  const { default: sharp } = await import("sharp");
+  await writeAtomic(
+    pngPath,
+    new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
+  );
+  return [prompts, trigger, report, svgPath, pngPath];
+}
