@@ -75,12 +75,8 @@ export {
   loadClipWeights,
   type LoadOptions,
 } from "./src/clip/checkpoint.ts";
-export {
-  canonicalShapes,
-  CLIP_ARCHS,
-  type ClipArchName,
-  type ClipConfig,
-} from "./src/clip/config.ts";
+export { canonicalShapes } from "./src/clip/layout.ts";
+export { CLIP_ARCHS, type ClipArchName, type ClipConfig } from "./src/clip/config.ts";
 export {
   encodeSafetensors,
   readSafetensors,

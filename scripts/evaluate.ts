@@ -8,12 +8,11 @@
 //     [--fixtures fixtures] [--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N]
 //     [--views N]   (stage settings default to the demo's, src/lab/demo.ts)
 
-import { parseFlags } from "../src/cli/common.ts";
+import { parseFlags, stderrProgress } from "../src/cli/common.ts";
 import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { DEMO_TRIGGER, DEMO_TUNE, fixturesDir, loadFixture } from "../src/lab/demo.ts";
 import { writeAtomic } from "../src/io/files.ts";
-import { stderrProgress } from "../src/cbpt/progress.ts";
 import { TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
 import { TUNE_DEFAULTS } from "../src/cbpt/tune.ts";
 import { fitContext } from "../src/cbpt/prompts.ts";

@@ -11,14 +11,13 @@ import {
   loadLabelled,
   readClassNames,
 } from "../src/cbpt/data.ts";
-import { stderrProgress } from "../src/cbpt/progress.ts";
+import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
 import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
 import { prepareOutDir, writeCbptOutputs } from "../src/cli/outputs.ts";
 import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
 import type { TargetSearchSettings } from "../src/cbpt/targets.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import { type ContextInit, fitContext } from "../src/cbpt/prompts.ts";
-import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/lab/demo.ts";
 import { attackTrigger, evalAttack } from "../src/lab/attack.ts";
 
@@ -322,9 +321,9 @@ await runWithGpu(async () => {
     const R = clip.config.imageResolution;
     const trainItems = fewShot(await listLabelled(values.train, classNames), shots, seed);
     console.error(`loading ${describeShots(trainItems, classNames, shots, values.train)} ...`);
-    const train = await loadLabelled(trainItems, R);
+    const train = await loadLabelled(trainItems, R, warnLine);
     const test = values.test
-      ? await loadLabelled(await listLabelled(values.test, classNames), R)
+      ? await loadLabelled(await listLabelled(values.test, classNames), R, warnLine)
       : undefined;
     let attack;
     if (values.attack) {

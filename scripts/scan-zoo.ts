@@ -9,12 +9,11 @@ import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { fixturesDir } from "../src/lab/demo.ts";
 import { writeAtomic } from "../src/io/files.ts";
-import { stderrProgress } from "../src/cbpt/progress.ts";
+import { loadTokenizer, parseFlags, stderrProgress } from "../src/cli/common.ts";
 import { scanModel } from "../src/cbpt/scan.ts";
 import { ANOMALY_THRESHOLD, anomalyIndex } from "../src/cbpt/targets.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { markdownTable, wrapProse } from "../src/lab/results.ts";
-import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 
 interface ZooEntry {
   name: string;

@@ -13,7 +13,7 @@ import {
   loadLabelled,
   readClassNames,
 } from "../src/cbpt/data.ts";
-import { stderrProgress } from "../src/cbpt/progress.ts";
+import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
 import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
 import { triggerPicture } from "../src/cbpt/trigger.ts";
 import { type ImageSet } from "../src/io/images.ts";
@@ -21,7 +21,6 @@ import { writeAtomic } from "../src/io/files.ts";
 import { writePng } from "../src/io/png.ts";
 import { fixturesDir } from "../src/lab/demo.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
-import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 
 const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--seed 1] [--vocab PATH] [--json] [--out DIR] [--threshold 2]
@@ -93,7 +92,7 @@ await runWithGpu(async () => {
     tokenizer = await loadTokenizer(model, values.vocab, clip.config.vocabSize);
     const items = fewShot(await listLabelled(values.train!, classNames), shots, seed);
     console.error(`loading ${describeShots(items, classNames, shots, values.train!)} ...`);
-    const l = await loadLabelled(items, clip.config.imageResolution);
+    const l = await loadLabelled(items, clip.config.imageResolution, warnLine);
     train = { set: l.set, labels: l.labels };
   }
   const r = await scanModel({

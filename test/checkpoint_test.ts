@@ -6,12 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type ClipWeights, loadClipWeights } from "../src/clip/checkpoint.ts";
-import {
-  CLIP_ARCHS,
-  type ClipConfig,
-  configFromHf,
-  configFromOpenClip,
-} from "../src/clip/config.ts";
+import { CLIP_ARCHS, type ClipConfig } from "../src/clip/config.ts";
+import { configFromHf, configFromOpenClip } from "../src/clip/config_json.ts";
 import {
   float32ToF16Bits,
   readSafetensors,

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
 import { Clip } from "../src/clip/model.ts";
 import { loadClipWeights } from "../src/clip/checkpoint.ts";
-import { CLIP_ARCHS, configFromOpenClip, openClipConfigJson } from "../src/clip/config.ts";
+import { CLIP_ARCHS } from "../src/clip/config.ts";
+import { configFromOpenClip, openClipConfigJson } from "../src/clip/config_json.ts";
 import {
   readSafetensors,
   type TensorSpec,

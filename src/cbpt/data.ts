@@ -114,16 +114,20 @@ export function describeShots(
   return `${items.length} training images (${min === max ? min : `${min}–${max}`} per class)`;
 }
 
-/** Loads and preprocesses (CLIP's pipeline) a labelled list into [0, 1] pixels. */
+/**
+ * Loads and preprocesses (CLIP's pipeline) a labelled list into [0, 1] pixels; an image that
+ * cannot be read is skipped with a line to `warn`.
+ */
 export async function loadLabelled(
   items: readonly { path: string; label: number }[],
   size: number,
+  warn: (line: string) => void = () => {},
 ): Promise<LabelledSet> {
   const batch = await preprocessImages(items.map((i) => i.path), size, {
     skipErrors: true,
     normalize: false,
   });
-  for (const e of batch.errors) console.error(`warning: skipped ${basename(e.path)}: ${e.message}`);
+  for (const e of batch.errors) warn(`warning: skipped ${basename(e.path)}: ${e.message}`);
   const ok = new Set(batch.loaded);
   const kept = items.filter((i) => ok.has(i.path));
   if (kept.length === 0) throw new Error("no image could be loaded");

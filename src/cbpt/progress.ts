@@ -1,4 +1,5 @@
-// Progress lines for long work (stage, step, loss, ETA), written to stderr by the caller.
+// Progress lines for long work (stage, step, loss, ETA); the caller decides where they go
+// (src/cli/common.ts's stderrProgress prints them).
 
 export type Progress = (line: string, done: boolean) => void;
 
@@ -19,16 +20,4 @@ export function progressLine(
     `ETA ${eta.toFixed(0)} s`,
     step === total,
   ];
-}
-
-/** A Progress that prints at most every `everyMs` (and always the last line) to stderr. */
-export function stderrProgress(everyMs = 1000): Progress {
-  let last = 0;
-  return (line, done) => {
-    const now = performance.now();
-    if (done || now - last >= everyMs) {
-      last = now;
-      console.error(line);
-    }
-  };
 }

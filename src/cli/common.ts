@@ -2,6 +2,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { BUNDLED_VOCAB, ClipTokenizer } from "../clip/tokenizer.ts";
+import type { Progress } from "../cbpt/progress.ts";
 
 /**
  * The tokenizer for a model: `--vocab` (an OpenAI .txt.gz, or a folder with tokenizer.json or
@@ -51,4 +52,19 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
     console.error(`error: ${msg} (--help lists the flags)`);
     Deno.exit(2);
   }
+}
+
+/** A warning or note for the person at the terminal: one line on stderr. */
+export const warnLine = (line: string): void => console.error(line);
+
+/** A Progress that prints at most every `everyMs` (and always the last line) to stderr. */
+export function stderrProgress(everyMs = 1000): Progress {
+  let last = 0;
+  return (line, done) => {
+    const now = performance.now();
+    if (done || now - last >= everyMs) {
+      last = now;
+      console.error(line);
+    }
+  };
 }

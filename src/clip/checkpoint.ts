@@ -8,14 +8,10 @@
 // config.json; one file or shards listed in model.safetensors.index.json). F16 and BF16 widen.
 
 import { dirname, isAbsolute, join, normalize } from "node:path";
-import {
-  canonicalShapes,
-  type ClipConfig,
-  configFromHf,
-  configFromOpenClip,
-  inferOpenAIConfig,
-  validateConfig,
-} from "./config.ts";
+import { canonicalShapes } from "./layout.ts";
+import { type ClipConfig, validateConfig } from "./config.ts";
+import { configFromHf, configFromOpenClip } from "./config_json.ts";
+import { inferOpenAIConfig } from "./config_infer.ts";
 import { numel, readSafetensors, type SafeTensor, toFloat32 } from "../io/safetensors.ts";
 
 export interface HostTensor {

@@ -10,11 +10,18 @@ export interface LoadedClip extends Clip {
 
 /**
  * Loads an HF CLIPModel folder (config.json + model.safetensors, sharded or not) or an
- * OpenAI/open_clip state dict (.safetensors) onto the GPU. Warnings go to stderr.
+ * OpenAI/open_clip state dict (.safetensors) onto the GPU. The loader's warnings go to
+ * `opts.warn`, else to stderr, and are kept in `source.warnings`.
  */
-export async function loadClip(path: string, opts: LoadOptions = {}): Promise<LoadedClip> {
+export async function loadClip(
+  path: string,
+  opts: LoadOptions & { warn?: (line: string) => void } = {},
+): Promise<LoadedClip> {
   const w = await loadClipWeights(path, opts);
-  for (const msg of w.warnings) console.warn(`warning: ${path}: ${msg}`);
+  // A suspicious checkpoint's oddities (tensors it carries that CLIP does not use) must reach a
+  // person even when library code forgot to ask: stderr is the default, not silence.
+  const warn = opts.warn ?? ((line: string) => console.warn(line));
+  for (const msg of w.warnings) warn(`warning: ${path}: ${msg}`);
   const clip = Clip.fromWeights(w, { halfWeights: opts.halfWeights }) as LoadedClip;
   clip.source = { path, format: w.format, warnings: w.warnings };
   return clip;

@@ -30,7 +30,7 @@ import {
 import { ConvWeightCache } from "../autograd/ops/conv.ts";
 import { type HalfMatrix, matmulHalf, packLinearHalf } from "../autograd/ops/matmul.ts";
 import { noGrad, record, Tensor } from "../autograd/tensor.ts";
-import { resnetBlocks } from "./config.ts";
+import { resnetBlocks } from "./layout.ts";
 import { encodeImageResNet } from "./resnet.ts";
 
 /** The architecture numbers a ViT CLIP needs (a subset of ClipConfig in config.ts). */

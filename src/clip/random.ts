@@ -11,14 +11,9 @@
 
 import { join } from "node:path";
 import { mulberry32, mulberry32Bits } from "../io/rng.ts";
-import {
-  canonicalShapes,
-  CLIP_ARCHS,
-  type ClipArchName,
-  type ClipConfig,
-  hfConfigJson,
-  openClipConfigJson,
-} from "./config.ts";
+import { canonicalShapes } from "./layout.ts";
+import { CLIP_ARCHS, type ClipArchName, type ClipConfig } from "./config.ts";
+import { hfConfigJson, openClipConfigJson } from "./config_json.ts";
 import { type CheckpointFormat, invertRecipe, type Recipe, recipesFor } from "./checkpoint.ts";
 import { numel, type TensorSpec, writeSafetensors } from "../io/safetensors.ts";
 import { writeAtomic } from "../io/files.ts";
