@@ -22,7 +22,8 @@ import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/lab/d
 import { attackTrigger, evalAttack } from "../src/lab/attack.ts";
 
 const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV --classes FILE
-         [--shots 16] [--test DIR|CSV] [--attack NAME --target CLASS] [--out DIR] [--resume]
+         [--shots 16] [--test DIR|CSV] [--attack NAME --target CLASS] [--out DIR]
+         [--resume [--force]]
          [--seed N] [--vocab PATH] [--attack-patch PNG] [stage flags]
        deno run -A scripts/purify.ts [--fixture blended|sig|...] [stage flags]
          (the demo: a backdoored fixture from fixtures/, with shorter stages)
@@ -44,7 +45,10 @@ stage 2: --recipe auto|fixed (auto: λ_bd 0.5, 1 or 2, chosen on a held-out quar
          --lambda-bd 1  --lambda-3 2  --margin 0.1  --optimizer adam|sgd  --lr 0.01  --momentum 0.9
          --weight-decay 5e-4  --batch 256  --epochs 600  --warmup-epochs 1  --views 1
          (CoOp's recipe: --optimizer sgd --lr 0.002 --batch 32 --epochs 50 --views 4
-          --third anchor --lambda-3 8)`;
+          --third anchor --lambda-3 8)
+resume:  --resume continues the run in --out (a finished stage 1 is not run again; stage 2 goes
+         on from its checkpoint); other settings than the run's are refused, --force takes them
+         --checkpoint-every 10 (seconds between stage 2's checkpoints; 0: every epoch)`;
 
 const str = { type: "string" } as const;
 const { values, positionals } = parseFlags({
@@ -62,6 +66,8 @@ const { values, positionals } = parseFlags({
     fixture: str,
     out: { type: "string", default: "out" },
     resume: { type: "boolean" },
+    force: { type: "boolean" },
+    "checkpoint-every": str,
     seed: { type: "string", default: "1" },
     vocab: str,
     trigger: str,
@@ -104,6 +110,10 @@ if (positionals.length) {
   console.error(`error: unexpected argument ${positionals[0]}\n${USAGE}`);
   Deno.exit(2);
 }
+if (values.force && !values.resume) {
+  console.error("error: --force goes with --resume (it takes changed settings on resuming)");
+  Deno.exit(2);
+}
 
 /**
  * Each number flag's range: [least, most], and whether the least is excluded. Checked before
@@ -133,6 +143,7 @@ const RANGES: Record<string, [number, number, boolean?]> = {
   "search-batch": [1, 1024],
   seed: [0, 2 ** 32 - 1],
   shots: [0, 1_000_000],
+  "checkpoint-every": [0, 86_400],
 };
 
 /** A number flag: plain, or a fraction like 16/255, within its RANGES entry. */
@@ -268,10 +279,12 @@ function stageSettings(
 
 // Every flag is checked before anything is loaded; a bad one is a usage error (exit 2).
 let stage: ReturnType<typeof stageSettings>, seed: number, shots: number;
+let checkpointEvery: number;
 try {
   stage = stageSettings(DEMO_TRIGGER, { ...TUNE_DEFAULTS, ...DEMO_TUNE });
   seed = num("seed", values.seed, 1, true);
   shots = num("shots", values.shots, 16, true);
+  checkpointEvery = num("checkpoint-every", values["checkpoint-every"], 10);
 } catch (e) {
   console.error(`error: ${(e as Error).message}`);
   Deno.exit(2);
@@ -283,8 +296,10 @@ await runWithGpu(async () => {
   // The output folder must take files before any expensive work starts.
   await prepareOutDir(out);
   const runFiles = {
-    checkpoint: join(out, "checkpoint.safetensors"),
+    stateDir: out,
     resume: !!values.resume,
+    force: !!values.force,
+    checkpointEveryMs: 1000 * checkpointEvery,
     progress,
     say: (line: string) => console.error(line),
   };

@@ -1,8 +1,9 @@
 // CBPT end to end: zero-shot baseline, stage 1 (trigger inversion), stage 2 (prompt tuning),
 // the purified classifier and its report. It computes and says what it does through callbacks
-// (`say` for stage lines, `progress` for steps); it writes no file but stage 2's resume
-// checkpoint. src/cli/outputs.ts writes a run's files (prompts, trigger picture, report, losses).
+// (`say` for stage lines, `progress` for steps); it writes no file but its resume state
+// (resume.ts: stage 1's outcome, stage 2's checkpoint). src/cli/outputs.ts writes a run's files (prompts, trigger picture, report, losses).
 
+import { join } from "node:path";
 import type { Tensor } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import { ONE_TEMPLATE } from "../clip/templates.ts";
@@ -26,6 +27,15 @@ import { type EpochLosses, tunePrompts, type TuneSettings } from "./tune.ts";
 import { chooseRecipe, type RecipeChoice } from "./recipe.ts";
 import { TARGET_SEARCH_DEFAULTS, type TargetSearchSettings } from "./targets.ts";
 import { evidenceLines, type ScanReport, scanWithText } from "./scan.ts";
+import {
+  dataFingerprint,
+  loadRunState,
+  type RunState,
+  saveRunState,
+  settingChanges,
+  type Stage1Outcome,
+  STATE_FILE,
+} from "./resume.ts";
 
 /** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
 export interface EvalAttack {
@@ -61,9 +71,17 @@ export interface CbptOptions {
   nCtx: number | "auto";
   ctxInit: ContextInit;
   seed: number;
-  /** Stage 2's resume checkpoint (written every few seconds), if any. */
-  checkpoint?: string;
+  /**
+   * Folder for the run's resume state (stage 1's outcome and the recipe, stage1.safetensors;
+   * stage 2's checkpoint, checkpoint.safetensors, written every few seconds), if any.
+   */
+  stateDir?: string;
+  /** Continue the run in `stateDir`: skip what it finished, refuse changed settings. */
   resume?: boolean;
+  /** With `resume`: take changed settings (redoing the parts they affect) instead of refusing. */
+  force?: boolean;
+  /** Least time between two stage-2 checkpoints (default tune.ts's CHECKPOINT_MS). */
+  checkpointEveryMs?: number;
   progress?: Progress;
   /** Stage announcements and findings, a line each (default: silent). */
   say?: (line: string) => void;
@@ -106,6 +124,8 @@ export interface CbptReport {
   prompts: { epochs: EpochLosses[]; seconds: number; resumed_from_epoch: number };
   /** How stage 2's settings were chosen, when `recipe` was "auto". */
   recipe?: RecipeChoice;
+  /** What a resumed run reused, and the settings --force took. */
+  resume?: { stage1_reused: boolean; stage2_from_epoch: number; forced_changes: string[] };
   ca_before?: number;
   asr_before?: number | null;
   ca_after?: number;
@@ -140,6 +160,132 @@ export interface CbptResult {
   trigger: HostTrigger;
 }
 
+/** The settings a run's result depends on (report.settings, and what --resume compares). */
+function runSettings(o: CbptOptions, nCtx: number) {
+  return {
+    // With a known trigger stage 1 did not run: its settings would describe nothing.
+    trigger: o.knownTrigger
+      ? { known: o.knownTrigger.trigger.kind }
+      : (o.search ?? "per-class") === "per-class"
+      ? { search: "per-class", ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch }
+      : { search: "untargeted", ...o.trigger },
+    tune: o.tune,
+    recipe: o.recipe ?? "fixed",
+    n_ctx: nCtx,
+    ctx_init: o.ctxInit,
+    seed: o.seed,
+  };
+}
+
+/** Stage 1: the per-class search (or none), then the contrastive trigger aimed at its suspect. */
+async function runStage1(
+  o: CbptOptions,
+  text0: Tensor,
+  say: (line: string) => void,
+): Promise<Stage1Outcome> {
+  const { clip, classNames } = o;
+  if (o.knownTrigger) return await knownTriggerResult(clip, o.knownTrigger, o.train.set, text0);
+  const climbMessage = (a: TriggerAttempt, next: number) =>
+    say(
+      `stage 1: at ε ${formatEpsilon(a.epsilon)} "${classNames[a.suspectedTarget]}" takes ` +
+        `${(100 * a.targetShare).toFixed(1)} % of the triggered images ` +
+        `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
+    );
+  let scan: ScanReport | undefined, aim: number | undefined, searchSeconds = 0;
+  if ((o.search ?? "per-class") === "per-class") {
+    const r = await scanWithText(clip, text0, classNames, o.train, {
+      seed: o.seed,
+      settings: o.targetSearch,
+      progress: o.progress,
+    });
+    scan = r.report;
+    say("stage 1: how little each class needs (per-class targeted triggers):");
+    for (const line of evidenceLines(scan)) say(`stage 1: ${line}`);
+    aim = r.search.cheapest;
+    searchSeconds = r.search.seconds;
+    if (r.verdict !== "backdoored") {
+      say(
+        `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +
+          `"${classNames[aim]}"`,
+      );
+    }
+  }
+  // The trigger stage 2 tunes against: the contrastive inversion, aimed at the suspect when the
+  // per-class search ran.
+  const inv = await invertTrigger(
+    clip,
+    o.train.set,
+    o.train.labels,
+    text0,
+    o.trigger,
+    o.seed,
+    o.progress,
+    climbMessage,
+    aim,
+  );
+  return { ...inv, seconds: inv.seconds + searchSeconds, ...(scan ? { scan } : {}) };
+}
+
+/** Stage 1's findings as lines for the person running it. */
+function stage1Lines(o: CbptOptions, inv: Stage1Outcome): string[] {
+  const names = o.classNames, scan = inv.scan;
+  const strength = scan ? (scan.verdict === "backdoored" ? "" : " (weak evidence)") : "";
+  const lines = [
+    `stage 1: ${scan && scan.verdict !== "backdoored" ? "cheapest class" : "suspected target"} ` +
+    `"${names[inv.suspectedTarget]}"${strength} ` +
+    `(${(100 * inv.targetShare).toFixed(1)} % of triggered images${
+      inv.trigger.kind === "additive" && !o.knownTrigger
+        ? `, ε ${formatEpsilon(inv.trigger.epsilon)}`
+        : ""
+    }), ${inv.seconds.toFixed(1)} s`,
+  ];
+  const trig = inv.trigger;
+  const kept = trig.kind === "additive"
+    ? inv.attempts.findIndex((a) => a.epsilon === trig.epsilon)
+    : -1;
+  const below = kept > 0 ? inv.attempts[kept - 1] : undefined;
+  if (below && below.suspectedTarget !== inv.suspectedTarget) {
+    // A backdoor's target can first show at a large bound (an opaque patch), but so can a
+    // universal adversarial perturbation of an innocent class: say so, the user decides.
+    lines.push(
+      `stage 1: note: the class changed while climbing ("${names[below.suspectedTarget]}" at ` +
+        `ε ${formatEpsilon(below.epsilon)}); if "${names[inv.suspectedTarget]}" is not a ` +
+        `plausible target, rerun with --epsilon-ladder none or a lower bound`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * What a resumed run may reuse from `dir`: refuses a state made with other settings unless
+ * `force` (then the parts whose inputs changed are redone, and the changes are returned).
+ */
+async function resumable(
+  o: CbptOptions,
+  identity: Record<string, unknown>,
+  say: (line: string) => void,
+): Promise<{ state: RunState | null; changed: string[] }> {
+  if (!o.resume || !o.stateDir) return { state: null, changed: [] };
+  const state = await loadRunState(o.stateDir);
+  if (!state) {
+    say(`resume: nothing to resume in ${o.stateDir}; starting afresh`);
+    return { state: null, changed: [] };
+  }
+  const changed = settingChanges(state.identity, identity);
+  if (changed.length && !o.force) {
+    throw new Error(
+      `--resume: ${o.stateDir} holds a run with other settings (${changed.slice(0, 4).join("; ")}` +
+        `${changed.length > 4 ? `; and ${changed.length - 4} more` : ""}); rerun without ` +
+        `--resume, or add --force to continue with the new ones`,
+    );
+  }
+  if (changed.length) say(`resume: --force: taking changed settings: ${changed.join("; ")}`);
+  // Stage 1 is kept only if nothing it depends on changed.
+  const stage1Inputs = ["model", "classes", "data", "seed", "trigger"];
+  const stage1Changed = changed.some((c) => stage1Inputs.includes(c.split(/[. ]/)[0]));
+  return { state: stage1Changed ? null : state, changed };
+}
+
 export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
   const t0 = performance.now();
   const { clip, tokenizer, classNames } = o;
@@ -148,6 +294,25 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
   const fit = fitContext(tokenizer, classNames, clip.config.contextLength, o.nCtx);
   if (fit.note) say(`prompts: ${fit.note}`);
   const nCtx = fit.nCtx;
+  const settings = runSettings(o, nCtx);
+  const identity = {
+    model: clip.fingerprint,
+    classes: classNames,
+    data: dataFingerprint(o.train.set, o.train.labels),
+    ...settings,
+  };
+  const { state: resumed, changed } = await resumable(o, identity, say);
+  // What stage 2 had done rests on stage 1's trigger and the prompts' shape: redone if they
+  // changed; the recipe also on the settings it was chosen from.
+  const redo = (re: RegExp) => changed.some((c) => re.test(c));
+  const keepStage2 = !!resumed && !redo(/^(n_ctx|ctx_init) /);
+  const keepRecipe = keepStage2 && !redo(/^(tune|recipe)[. ]/);
+  const checkpoint = o.stateDir && join(o.stateDir, "checkpoint.safetensors");
+  if (o.stateDir && !o.resume) {
+    // A fresh run starts from nothing: an earlier run's state must not meet a later --resume.
+    await Deno.remove(join(o.stateDir, STATE_FILE)).catch(() => {});
+    await Deno.remove(checkpoint!).catch(() => {});
+  } else if (checkpoint && !keepStage2) await Deno.remove(checkpoint).catch(() => {});
   const text0 = zeroShotClassifier(clip, tokenizer, classNames, ONE_TEMPLATE);
   let keyed: Tensor | null = null;
   const report: Partial<CbptReport> = {};
@@ -176,76 +341,16 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
           (before.asr === null ? "" : `, ASR ${(100 * before.asr).toFixed(2)} %`),
       );
     }
-    const climbMessage = (a: TriggerAttempt, next: number) =>
-      say(
-        `stage 1: at ε ${formatEpsilon(a.epsilon)} "${classNames[a.suspectedTarget]}" takes ` +
-          `${(100 * a.targetShare).toFixed(1)} % of the triggered images ` +
-          `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
-      );
-    let scan: ScanReport | undefined;
-    let inv: Awaited<ReturnType<typeof invertTrigger>>;
-    if (o.knownTrigger) {
-      inv = await knownTriggerResult(clip, o.knownTrigger, o.train.set, text0);
+    let inv: Stage1Outcome;
+    if (resumed) {
+      inv = resumed.stage1;
+      say(`resume: stage 1 from ${join(o.stateDir!, STATE_FILE)} (not run again)`);
     } else {
-      let aim: number | undefined, searchSeconds = 0;
-      if ((o.search ?? "per-class") === "per-class") {
-        const r = await scanWithText(clip, text0, classNames, o.train, {
-          seed: o.seed,
-          settings: o.targetSearch,
-          progress: o.progress,
-        });
-        scan = r.report;
-        say("stage 1: how little each class needs (per-class targeted triggers):");
-        for (const line of evidenceLines(scan)) say(`stage 1: ${line}`);
-        aim = r.search.cheapest;
-        searchSeconds = r.search.seconds;
-        if (r.verdict !== "backdoored") {
-          say(
-            `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +
-              `"${classNames[aim]}"`,
-          );
-        }
-      }
-      // The trigger stage 2 tunes against: the contrastive inversion, aimed at the suspect when
-      // the per-class search ran.
-      inv = await invertTrigger(
-        clip,
-        o.train.set,
-        o.train.labels,
-        text0,
-        o.trigger,
-        o.seed,
-        o.progress,
-        climbMessage,
-        aim,
-      );
-      inv = { ...inv, seconds: inv.seconds + searchSeconds };
+      inv = await runStage1(o, text0, say);
+      if (o.stateDir) await saveRunState(o.stateDir, { identity, stage1: inv });
     }
-    const strength = scan ? (scan.verdict === "backdoored" ? "" : " (weak evidence)") : "";
-    say(
-      `stage 1: ${scan && scan.verdict !== "backdoored" ? "cheapest class" : "suspected target"} ` +
-        `"${classNames[inv.suspectedTarget]}"${strength} ` +
-        `(${(100 * inv.targetShare).toFixed(1)} % of triggered images${
-          inv.trigger.kind === "additive" && !o.knownTrigger
-            ? `, ε ${formatEpsilon(inv.trigger.epsilon)}`
-            : ""
-        }), ${inv.seconds.toFixed(1)} s`,
-    );
-    const trig = inv.trigger;
-    const kept = trig.kind === "additive"
-      ? inv.attempts.findIndex((a) => a.epsilon === trig.epsilon)
-      : -1;
-    const below = kept > 0 ? inv.attempts[kept - 1] : undefined;
-    if (below && below.suspectedTarget !== inv.suspectedTarget) {
-      // A backdoor's target can first show at a large bound (an opaque patch), but so can a
-      // universal adversarial perturbation of an innocent class: say so, the user decides.
-      say(
-        `stage 1: note: the class changed while climbing ("${
-          classNames[below.suspectedTarget]
-        }" at ε ${formatEpsilon(below.epsilon)}); if "${classNames[inv.suspectedTarget]}" ` +
-          `is not a plausible target, rerun with --epsilon-ladder none or a lower bound`,
-      );
-    }
+    for (const line of stage1Lines(o, inv)) say(line);
+    const scan = inv.scan;
     const tokens = promptTokens(tokenizer, classNames, nCtx, clip.config.contextLength);
     const init = await initialContext(
       clip,
@@ -256,29 +361,34 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
       o.seed,
     );
     let tune = o.tune;
-    let recipe: RecipeChoice | undefined;
+    let recipe: RecipeChoice | undefined = keepRecipe ? resumed?.recipe : undefined;
     if (o.recipe === "auto") {
-      recipe = await chooseRecipe(
-        clip,
-        tokens,
-        text0,
-        init,
-        o.train.set,
-        o.train.labels,
-        inv.trigger,
-        inv.suspectedTarget,
-        o.tune,
-        o.seed,
-        o.progress,
-      );
-      const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-      for (const c of recipe.candidates) {
-        say(
-          `stage 2: held-out (${recipe.heldOut} shots) λ_bd ${c.lambdaBd}: CA ${pct(c.ca)}, ` +
-            `inverted-trigger ASR ${pct(c.asr)}`,
+      if (recipe) {
+        say(`resume: stage 2's recipe from ${join(o.stateDir!, STATE_FILE)}: ${recipe.why}`);
+      } else {
+        recipe = await chooseRecipe(
+          clip,
+          tokens,
+          text0,
+          init,
+          o.train.set,
+          o.train.labels,
+          inv.trigger,
+          inv.suspectedTarget,
+          o.tune,
+          o.seed,
+          o.progress,
         );
+        if (o.stateDir) await saveRunState(o.stateDir, { identity, stage1: inv, recipe });
+        const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+        for (const c of recipe.candidates) {
+          say(
+            `stage 2: held-out (${recipe.heldOut} shots) λ_bd ${c.lambdaBd}: CA ${pct(c.ca)}, ` +
+              `inverted-trigger ASR ${pct(c.asr)}`,
+          );
+        }
+        say(`stage 2: recipe ${recipe.why}`);
       }
-      say(`stage 2: recipe ${recipe.why}`);
       tune = recipe.settings;
     }
     const tuned = await tunePrompts(
@@ -293,26 +403,17 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
       tune,
       o.seed,
       {
-        checkpoint: o.checkpoint,
+        checkpoint,
         resume: o.resume,
         progress: o.progress,
         stopAfterEpochs: o.stopAfterEpochs,
+        checkpointEveryMs: o.checkpointEveryMs,
       },
     );
+    if (tuned.resumedFrom > 0) {
+      say(`resume: stage 2 from its checkpoint at epoch ${tuned.resumedFrom}/${tune.epochs}`);
+    }
     const classifier = PurifiedClassifier.create(clip, tokenizer, classNames, tuned.ctx, nCtx);
-    const settings = {
-      // With a known trigger stage 1 did not run: its settings would describe nothing.
-      trigger: o.knownTrigger
-        ? { known: o.knownTrigger.trigger.kind }
-        : (o.search ?? "per-class") === "per-class"
-        ? { search: "per-class", ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch }
-        : { search: "untargeted", ...o.trigger },
-      tune,
-      recipe: o.recipe ?? "fixed",
-      n_ctx: nCtx,
-      ctx_init: o.ctxInit,
-      seed: o.seed,
-    };
     if (o.test) {
       const pc = async (set: ImageSet) =>
         (await classifier.classify({ pixels01: set.pixels, n: set.n })).labels;
@@ -356,6 +457,15 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
         resumed_from_epoch: tuned.resumedFrom,
       },
       ...(recipe ? { recipe } : {}),
+      ...(o.resume
+        ? {
+          resume: {
+            stage1_reused: !!resumed,
+            stage2_from_epoch: tuned.resumedFrom,
+            forced_changes: changed,
+          },
+        }
+        : {}),
       ...report,
       ...(o.attack ? { attack: { name: o.attack.name, target: classNames[o.attack.target] } } : {}),
       seconds: (performance.now() - t0) / 1000,

@@ -1,6 +1,7 @@
 // A purification run's files, written from runCbpt's result: prompts.safetensors (the purified
 // prompts with the run's settings), trigger.png (stage 1's trigger), report.json, and the loss
-// curves (losses.svg, losses.png). Each file is written atomically.
+// curves (losses.svg, losses.png), written as one set. The run's resume state
+// (stage1.safetensors, checkpoint.safetensors) is runCbpt's own, beside them.
 
 import { join } from "node:path";
 import type { CbptResult } from "../cbpt/run.ts";
@@ -35,19 +36,29 @@ export async function prepareOutDir(outDir: string): Promise<void> {
   }
 }
 
-/** Writes a run's files into `outDir` (created if needed); returns their paths. */
+/**
+ * Writes a run's files into `outDir` (created if needed) as one set: all into a temp folder
+ * first, then moved into place, so a run that fails leaves the previous run's set whole.
+ * Returns their paths.
+ */
 export async function writeCbptOutputs(outDir: string, r: CbptResult): Promise<string[]> {
   await Deno.mkdir(outDir, { recursive: true });
-  const [prompts, trigger, report, svgPath, pngPath] = CBPT_FILES.map((f) => join(outDir, f));
-  await r.classifier.save(prompts, r.report.settings);
-  await writePng(trigger, triggerPicture(r.trigger), r.trigger.size);
-  await writeAtomic(report, JSON.stringify(r.report, null, 2) + "\n");
-  const svg = lossPlotSvg(r.report.trigger.losses, r.report.prompts.epochs);
-  await writeAtomic(svgPath, svg);
-  const { default: sharp } = await import("sharp");
-  await writeAtomic(
-    pngPath,
-    new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
-  );
-  return [prompts, trigger, report, svgPath, pngPath];
+  const tmp = await Deno.makeTempDir({ dir: outDir, prefix: ".run-" });
+  try {
+    const [prompts, trigger, report, svgPath, pngPath] = CBPT_FILES.map((f) => join(tmp, f));
+    await r.classifier.save(prompts, r.report.settings);
+    await writePng(trigger, triggerPicture(r.trigger), r.trigger.size);
+    await writeAtomic(report, JSON.stringify(r.report, null, 2) + "\n");
+    const svg = lossPlotSvg(r.report.trigger.losses, r.report.prompts.epochs);
+    await writeAtomic(svgPath, svg);
+    const { default: sharp } = await import("sharp");
+    await writeAtomic(
+      pngPath,
+      new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
+    );
+    for (const f of CBPT_FILES) await Deno.rename(join(tmp, f), join(outDir, f));
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  return CBPT_FILES.map((f) => join(outDir, f));
 }
