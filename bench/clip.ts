@@ -8,7 +8,7 @@
 // linear weights run on the f16-pair kernel (same results); `--half off` keeps them on f32 loads
 // and `--dtype f32` makes weights that f16 cannot hold (the path of f32-trained checkpoints).
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "../src/cli/common.ts";
 import { join } from "node:path";
 import {
   CLIP_ARCHS,
@@ -25,7 +25,7 @@ import {
 import { makeRandomClip } from "../src/clip/random.ts";
 import { rt } from "../src/gpu/runtime.ts";
 
-const { values } = parseArgs({
+const { values } = parseFlags({
   args: Deno.args,
   options: {
     arch: { type: "string", default: "ViT-B/32" },

@@ -9,12 +9,12 @@
 // Usage: deno run -A bench/conv.ts [--images 2] [--seconds 0.5] [--repeats 3] [--json]
 //        [--only 3x3]
 
+import { parseFlags } from "../src/cli/common.ts";
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { conv2dNhwc, ConvWeightCache, noGrad, runWithGpu, sync, Tensor, tidy } from "../mod.ts";
 import { rt } from "../src/gpu/runtime.ts";
 
-const { values } = parseArgs({
+const { values } = parseFlags({
   args: Deno.args,
   options: {
     images: { type: "string", default: "2" },

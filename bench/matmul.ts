@@ -17,9 +17,9 @@
 // with more than 0.25 such cores are dropped while a quiet one exists (up to --retries extra
 // runs replace them).
 
-import { parseArgs } from "node:util";
 // The engine's modules directly rather than mod.ts, so that the bench needs nothing beyond the
 // engine (mod.ts also loads the CLIP code and its image decoder). `matmul` is the public op.
+import { parseFlags } from "../src/cli/common.ts";
 import { matmul } from "../src/autograd/ops/index.ts";
 import { noGrad, Tensor } from "../src/autograd/tensor.ts";
 import { runWithGpu } from "../src/gpu/device.ts";
@@ -313,7 +313,7 @@ function round(x: number, digits: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
       shapes: { type: "string" },

@@ -5,7 +5,7 @@
 //
 // Usage: deno run -A bench/stage2.ts [--fixture badnet] [--epochs 200] [--rounds 2]
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "../src/cli/common.ts";
 import { runWithGpu } from "../mod.ts";
 import { DEMO_TUNE, loadFixture } from "../src/lab/demo.ts";
 import { initialContext, promptTokens } from "../src/cbpt/prompts.ts";
@@ -13,7 +13,7 @@ import { TUNE_DEFAULTS, type TuneIO, tunePrompts } from "../src/cbpt/tune.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 
-const { values } = parseArgs({
+const { values } = parseFlags({
   args: Deno.args,
   options: {
     fixture: { type: "string", default: "badnet" },

@@ -11,12 +11,11 @@
 // that carries meaning for a trained model. The optimisation images are fixtures/oracle/images other
 // than the pictured one.
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { makeRandomClip } from "../src/clip/random.ts";
-import { loadTokenizer } from "../src/cli/common.ts";
+import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 import { BUNDLED_VOCAB } from "../src/clip/tokenizer.ts";
 import {
   ATTACK_NAMES,
@@ -30,7 +29,7 @@ const USAGE = `usage: deno run -A scripts/attack-pictures.ts [--image PNG] [--ou
          [--model DIR --vocab PATH] [--steps N]`;
 
 const oracle = fileURLToPath(new URL("../fixtures/oracle/", import.meta.url));
-const { values } = parseArgs({
+const { values } = parseFlags({
   args: Deno.args,
   options: {
     image: { type: "string", default: join(oracle, "images/chelsea.png") },
@@ -43,7 +42,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.error(USAGE);
+  console.log(USAGE);
   Deno.exit(0);
 }
 

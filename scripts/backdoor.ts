@@ -8,7 +8,7 @@
 //   deno run -A scripts/backdoor.ts --attack badnet --target bag --rate 0.1 --out fixtures/badnet
 //     [--model fixtures/clean] [--steps 60] [--batch 256] [--lr 5e-4] [--seed 0]
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "../src/cli/common.ts";
 import { join } from "node:path";
 import { gpuInfo } from "../mod.ts";
 import { type Attack, ATTACK_NAMES, isAttackName, makeAttack } from "../src/attacks/index.ts";
@@ -38,7 +38,7 @@ function numArg(name: string, v: string | undefined, integer: boolean, min: numb
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
       attack: { type: "string" },

@@ -1,31 +1,23 @@
-// Zero-shot classification with a CLIP checkpoint: prompt-ensembled class features (80 CLIP
-// templates, or one), images preprocessed as upstream, a top-k table or JSON.
+// Classification with a CLIP checkpoint: zero-shot (prompt-ensembled class features, 80 CLIP
+// templates or one) or with purified prompts (purify.ts's prompts.safetensors, which name their
+// classes); images preprocessed as upstream; a top-k table or JSON.
 //
 // Usage: deno run -A scripts/classify.ts --model DIR --classes names.txt [--vocab PATH]
 //          [--templates 80|1] [--top 5] [--json] [--skip-bad] IMAGES...
+//        deno run -A scripts/classify.ts --model DIR --prompts out/prompts.safetensors ... IMAGES...
 
-import {
-  concat,
-  exp,
-  imageChunk,
-  l2Normalize,
-  loadClip,
-  matmul,
-  mul,
-  noGrad,
-  preprocessImages,
-  readTensors,
-  runWithGpu,
-  softmax,
-  Tensor,
-  tidy,
-} from "../mod.ts";
+import { loadClip, preprocessImages, runWithGpu } from "../mod.ts";
+import { classProbabilities, imageFeatures } from "../src/clip/pixels.ts";
+import { PurifiedClassifier } from "../src/cbpt/purified.ts";
+import { readClassNames } from "../src/cbpt/data.ts";
 import { IMAGENET_TEMPLATES_80, ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 
 const USAGE = `usage: deno run -A scripts/classify.ts --model DIR --classes names.txt [--vocab PATH]
-         [--templates 80|1] [--top 5] [--json] [--skip-bad] IMAGES...`;
+         [--templates 80|1] [--top 5] [--json] [--skip-bad] IMAGES...
+       deno run -A scripts/classify.ts --model DIR --prompts prompts.safetensors [--vocab PATH]
+         [--top 5] [--json] [--skip-bad] IMAGES...   (purified prompts; they name the classes)`;
 
 const { values, positionals } = parseFlags({
   args: Deno.args,
@@ -33,6 +25,7 @@ const { values, positionals } = parseFlags({
   options: {
     model: { type: "string" },
     classes: { type: "string" },
+    prompts: { type: "string" },
     vocab: { type: "string" },
     templates: { type: "string", default: "80" },
     top: { type: "string", default: "5" },
@@ -42,54 +35,65 @@ const { values, positionals } = parseFlags({
   },
 });
 
-if (values.help || !values.model || !values.classes || positionals.length === 0) {
-  console.error(USAGE);
-  Deno.exit(values.help ? 0 : 2);
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if (!values.model || !(values.classes || values.prompts) || positionals.length === 0) {
+  console.error(
+    `error: --model, --classes (or --prompts) and at least one image are required\n${USAGE}`,
+  );
+  Deno.exit(2);
+}
+if (values.classes && values.prompts) {
+  console.error("error: --prompts names its own classes: give --classes or --prompts, not both");
+  Deno.exit(2);
 }
 
 await runWithGpu(async () => {
-  const classes = (await Deno.readTextFile(values.classes!)).split("\n").map((s) => s.trim())
-    .filter((s) => s.length > 0);
-  if (classes.length === 0) throw new Error(`${values.classes}: no class names`);
   const templates = values.templates === "1" ? ONE_TEMPLATE : IMAGENET_TEMPLATES_80;
   if (values.templates !== "1" && values.templates !== "80") {
     throw new Error(`--templates must be 80 or 1, got ${values.templates}`);
   }
-  const top = Math.min(classes.length, Math.max(1, Number(values.top)));
-
   const clip = await loadClip(values.model!);
   const tokenizer = await loadTokenizer(values.model!, values.vocab, clip.config.vocabSize);
   const size = clip.config.imageResolution;
-  const batch = await preprocessImages(positionals, size, { skipErrors: !!values["skip-bad"] });
+  const batch = await preprocessImages(positionals, size, {
+    skipErrors: !!values["skip-bad"],
+    normalize: false,
+  });
   for (const e of batch.errors) console.error(`warning: skipped ${e.path}: ${e.message}`);
   if (batch.loaded.length === 0) throw new Error("no image could be loaded");
+  const pixels01 = { pixels01: batch.pixels, n: batch.loaded.length };
 
-  console.error(`encoding ${classes.length} classes × ${templates.length} templates ...`);
-  const classFeatures = zeroShotClassifier(clip, tokenizer, classes, templates);
-  // Probabilities as CLIP reports them: softmax of logit_scale.exp() · cosine similarity. The
-  // images go through the tower in chunks that fit the adapter's bindings.
-  const [n, , R] = batch.shape, m = 3 * R * R, chunk = imageChunk(clip);
-  const probs = noGrad(() =>
-    tidy(() => {
-      const parts: Tensor[] = [];
-      for (let s = 0; s < n; s += chunk) {
-        const k = Math.min(chunk, n - s);
-        const px = Tensor.from(batch.pixels.subarray(s * m, (s + k) * m), [k, 3, R, R]);
-        parts.push(l2Normalize(clip.encodeImage(px)));
-      }
-      const img = parts.length === 1 ? parts[0] : concat(parts, 0);
-      const sim = matmul(img, classFeatures, { transB: true });
-      return softmax(mul(sim, exp(clip.param("logit_scale")))).keep();
-    })
-  );
-  const [p] = await readTensors([probs]);
+  let classes: readonly string[], probs: Float32Array;
+  if (values.prompts) {
+    const purified = await PurifiedClassifier.load(clip, tokenizer, values.prompts);
+    classes = purified.classNames;
+    console.error(`classifying with the purified prompts of ${values.prompts} ...`);
+    probs = (await purified.classify(pixels01)).probs;
+    purified.dispose();
+  } else {
+    classes = await readClassNames(values.classes!);
+    console.error(`encoding ${classes.length} classes × ${templates.length} templates ...`);
+    const classFeatures = zeroShotClassifier(clip, tokenizer, classes, templates);
+    const images = imageFeatures(clip, { pixels: batch.pixels, n: pixels01.n, size });
+    probs = await classProbabilities(clip, images, classFeatures);
+    images.dispose();
+    classFeatures.dispose();
+  }
+  const top = Math.min(classes.length, Math.max(1, Number(values.top)));
   const results = batch.loaded.map((path, i) => {
-    const row = Array.from(p.subarray(i * classes.length, (i + 1) * classes.length));
+    const row = Array.from(probs.subarray(i * classes.length, (i + 1) * classes.length));
     const order = row.map((v, k) => [v, k] as const).sort((a, b) => b[0] - a[0]).slice(0, top);
     return { image: path, top: order.map(([v, k]) => ({ class: classes[k], prob: v })) };
   });
   if (values.json) {
-    console.log(JSON.stringify({ model: values.model, templates: templates.length, results }));
+    console.log(JSON.stringify({
+      model: values.model,
+      ...(values.prompts ? { prompts: values.prompts } : { templates: templates.length }),
+      results,
+    }));
   } else {
     for (const r of results) {
       console.log(r.image);

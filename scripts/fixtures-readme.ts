@@ -4,14 +4,21 @@
 //
 //   deno run -A scripts/fixtures-readme.ts [--fixtures fixtures]
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "../src/cli/common.ts";
 import { join } from "node:path";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { writeAtomic } from "../src/io/files.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { markdownTable } from "../src/lab/results.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { fixtures: { type: "string" } } });
+const { values } = parseFlags({
+  args: Deno.args,
+  options: { fixtures: { type: "string" }, help: { type: "boolean", short: "h" } },
+});
+if (values.help) {
+  console.log("usage: deno run -A scripts/fixtures-readme.ts [--fixtures fixtures]");
+  Deno.exit(0);
+}
 const dir = values.fixtures ?? "fixtures";
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const mins = (s: number) => `${(s / 60).toFixed(1)} min`;

@@ -1,10 +1,17 @@
 // Prints the WebGPU adapter Deno finds: name, backend, fallback or not, features and limits.
 // Usage: deno run -A scripts/gpu-info.ts [--json]
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "../src/cli/common.ts";
 import { gpuInfo, runWithGpu } from "../mod.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { json: { type: "boolean" } } });
+const { values } = parseFlags({
+  args: Deno.args,
+  options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+});
+if (values.help) {
+  console.log("usage: deno run -A scripts/gpu-info.ts [--json]");
+  Deno.exit(0);
+}
 
 await runWithGpu(async () => {
   const info = await gpuInfo();

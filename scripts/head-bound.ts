@@ -11,9 +11,8 @@
 import { parseFlags } from "../src/cli/common.ts";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { fixturesDir, loadFixture } from "../src/lab/demo.ts";
-import { imageFeatures } from "../src/clip/pixels.ts";
+import { imageFeatures, predictClasses } from "../src/clip/pixels.ts";
 import { type ImageSet } from "../src/io/images.ts";
-import { predictClasses } from "../src/clip/pixels.ts";
 import type { Clip } from "../src/clip/model.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
@@ -31,8 +30,16 @@ const { values } = parseFlags({
     scale: { type: "string", default: "30" },
     "lambda-bd": { type: "string", default: "1" },
     json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   },
 });
+if (values.help) {
+  console.log(
+    "usage: deno run -A scripts/head-bound.ts [--fixture blended,sig] [--fixtures DIR] [--json]\n" +
+      "         [--lambda-bd 0.5,1,2,4] [--toy JSON [--scale 30]]",
+  );
+  Deno.exit(0);
+}
 
 type Labelled = { set: ImageSet; labels: number[] };
 

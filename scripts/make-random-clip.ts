@@ -4,7 +4,7 @@
 //   deno run -A scripts/make-random-clip.ts --arch ViT-B/32 --format hf --out /tmp/b32 [--seed 0]
 //     [--dtype f32|f16]
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "../src/cli/common.ts";
 import { CLIP_ARCHS, type ClipArchName } from "../src/clip/config.ts";
 import type { CheckpointFormat } from "../src/clip/checkpoint.ts";
 import { makeRandomClip } from "../src/clip/random.ts";
@@ -13,7 +13,7 @@ const USAGE = `usage: make-random-clip.ts --arch ${Object.keys(CLIP_ARCHS).join(
   "--format hf|openai --out DIR [--seed N] [--dtype f32|f16] (ResNets: openai only)";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
       arch: { type: "string" },

@@ -7,7 +7,7 @@
 //     [--lr 0.002] [--data fixtures/data] [--eval N]
 //   deno run -A scripts/pretrain.ts --data fixtures/data      (only the image sets)
 
-import { parseArgs } from "node:util";
+import { parseFlags } from "../src/cli/common.ts";
 import { join } from "node:path";
 import { gpuInfo } from "../mod.ts";
 import { FMNIST_CLASSES, loadFashionMnist, toPixels01 } from "../src/lab/fmnist.ts";
@@ -47,7 +47,7 @@ function duration(s: number): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
       out: { type: "string" },

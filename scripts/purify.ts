@@ -2,7 +2,6 @@
 // prompt tuning) from a few clean labelled images. With no arguments it runs the embedded demo
 // on fixtures/. Progress goes to stderr; the summary (JSON) to stdout; files to --out.
 
-import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
 import {
   describeShots,

@@ -24,6 +24,19 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
     ["scan.ts", ["--frob"], /--frob/],
     ["scan.ts", ["--shots", "-1", "--fixture", "clean"], /--shots/],
     ["scan.ts", ["--shots=-1", "--fixture", "clean"], /--shots -1: expected a whole number/],
+    ["purify.ts", ["--force"], /--force goes with --resume/],
+    ["purify.ts", ["--checkpoint-every=-1"], /--checkpoint-every -1: expected/],
+    ...[
+      "make-random-clip.ts",
+      "backdoor.ts",
+      "pretrain.ts",
+      "attack-pictures.ts",
+      "fixtures-readme.ts",
+      "gpu-info.ts",
+      "scan-zoo.ts",
+      "evaluate.ts",
+      "head-bound.ts",
+    ].map((s): [string, string[], RegExp] => [s, ["--frob"], /--frob/]),
   ];
   for (const [script, args, flag] of cases) {
     const r = await run(script, args);
@@ -68,4 +81,42 @@ Deno.test("describeShots: a class with no images is refused, short classes are c
     /warning: x has fewer than 3 images .*a 2, c 1/,
   );
   assert.throws(() => describeShots(items.slice(0, 5), names, 2, "dir"), /dir: no images for "c"/);
+});
+
+Deno.test("entry points: --help is the usage on stdout, exit 0", async () => {
+  for (
+    const script of [
+      "purify.ts",
+      "classify.ts",
+      "embed.ts",
+      "scan.ts",
+      "scan-zoo.ts",
+      "evaluate.ts",
+      "head-bound.ts",
+      "make-random-clip.ts",
+      "backdoor.ts",
+      "pretrain.ts",
+      "attack-pictures.ts",
+      "fixtures-readme.ts",
+      "gpu-info.ts",
+    ]
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}scripts/${script}`, "--help"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, script);
+    assert.match(new TextDecoder().decode(out.stdout), /usage/i, script);
+  }
+});
+
+Deno.test("purify.ts --fixture with an unknown name lists the fixtures", async () => {
+  const r = await run("purify.ts", ["--fixture", "foo"]);
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /--fixture foo: .*the fixtures are badclip, badnet, blended, .*zoo\/clean-s1/,
+  );
 });

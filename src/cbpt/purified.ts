@@ -2,13 +2,12 @@
 // so classify() costs what zero-shot CLIP costs. Prompts are saved with the model's fingerprint
 // and refuse to load onto another model.
 
-import { exp, l2Normalize, matmul, mul, softmax } from "../autograd/ops/index.ts";
-import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
+import { l2Normalize } from "../autograd/ops/index.ts";
+import { noGrad, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import { readSafetensors, toFloat32, writeSafetensors } from "../io/safetensors.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
-import { imageFeatures } from "../clip/pixels.ts";
-import { rowArgmax } from "../clip/pixels.ts";
+import { classProbabilities, imageFeatures, rowArgmax } from "../clip/pixels.ts";
 import { promptFeatures, type PromptTokens, promptTokens } from "./prompts.ts";
 
 export interface Classification {
@@ -97,20 +96,19 @@ export class PurifiedClassifier {
     pixels: Tensor | { pixels01: Float32Array; n: number },
   ): Promise<Classification> {
     const R = this.clip.config.imageResolution;
-    const probs = noGrad(() =>
-      tidy(() => {
-        // [0, 1] pixels go through the tower in chunks (any number of images); a given tensor
-        // is the caller's, already on the GPU.
-        const img = pixels instanceof Tensor
-          ? l2Normalize(this.clip.encodeImage(pixels))
-          : imageFeatures(this.clip, { pixels: pixels.pixels01, n: pixels.n, size: R });
-        const scale = exp(this.clip.param("logit_scale"));
-        return softmax(mul(matmul(img, this.textFeatures, { transB: true }), scale));
-      })
+    // [0, 1] pixels go through the tower in chunks (any number of images); a given tensor is
+    // the caller's, already on the GPU.
+    const img = noGrad(() =>
+      pixels instanceof Tensor
+        ? l2Normalize(this.clip.encodeImage(pixels))
+        : imageFeatures(this.clip, { pixels: pixels.pixels01, n: pixels.n, size: R })
     );
-    const [p] = await readTensors([probs]);
-    probs.dispose();
-    return { labels: rowArgmax(p, this.classNames.length), probs: p };
+    try {
+      const p = await classProbabilities(this.clip, img, this.textFeatures);
+      return { labels: rowArgmax(p, this.classNames.length), probs: p };
+    } finally {
+      img.dispose();
+    }
   }
 
   dispose(): void {

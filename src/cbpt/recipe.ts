@@ -7,12 +7,11 @@
 import { matmul } from "../autograd/ops/index.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import { imageFeatures } from "../clip/pixels.ts";
+import { imageFeatures, rowArgmax } from "../clip/pixels.ts";
 import { type ImageSet, subset } from "../io/images.ts";
 import type { Progress } from "./progress.ts";
 import { promptFeatures, type PromptTokens } from "./prompts.ts";
 import { applyTrigger, type HostTrigger, type TriggerSettings } from "./trigger.ts";
-import { rowArgmax } from "../clip/pixels.ts";
 import { tunePrompts, type TuneSettings } from "./tune.ts";
 
 /**

@@ -13,12 +13,11 @@ import { add, clamp, crossEntropy, matmul, mul, reshape } from "../autograd/ops/
 import { Adam, linfBall } from "../autograd/optim.ts";
 import { readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import { encodePixels, imageChunk } from "../clip/pixels.ts";
+import { encodePixels, imageChunk, predictClasses } from "../clip/pixels.ts";
 import { type ImageSet, subset } from "../io/images.ts";
 import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { type Progress, progressLine } from "./progress.ts";
 import { formatEpsilon, type HostTrigger } from "./trigger.ts";
-import { predictClasses } from "../clip/pixels.ts";
 
 export interface TargetSearchSettings {
   /** L∞ bounds tried in turn, ascending, in [0, 1] pixel units (a factor 2 apart). */

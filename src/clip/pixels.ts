@@ -2,7 +2,7 @@
 // runs on a tensor, and the one spelling of "unit image features of these pixels" that every
 // stage, attack and defence uses.
 
-import { concat, div, l2Normalize, matmul, sub } from "../autograd/ops/index.ts";
+import { concat, div, exp, l2Normalize, matmul, mul, softmax, sub } from "../autograd/ops/index.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import { rt } from "../gpu/runtime.ts";
 import type { ImageSet } from "../io/images.ts";
@@ -85,4 +85,25 @@ export function rowArgmax(v: ArrayLike<number>, C: number): number[] {
     for (let c = 1; c < C; c++) if (v[r * C + c] > v[r * C + best]) best = c;
     return best;
   });
+}
+
+/**
+ * Class probabilities as CLIP reports them, row-major [n, C]: the softmax of logit_scale.exp()
+ * times the cosine of each image's features (`images`: [n, E] unit features) with each class's
+ * ([C, E] unit features).
+ */
+export async function classProbabilities(
+  clip: Clip,
+  images: Tensor,
+  classFeatures: Tensor,
+): Promise<Float32Array> {
+  const probs = noGrad(() =>
+    tidy(() => {
+      const scale = exp(clip.param("logit_scale"));
+      return softmax(mul(matmul(images, classFeatures, { transB: true }), scale));
+    })
+  );
+  const [p] = await readTensors([probs]);
+  probs.dispose();
+  return p;
 }

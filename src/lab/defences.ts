@@ -18,13 +18,12 @@ import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import { augment } from "../cbpt/augment.ts";
 import { imageAt, type ImageSet } from "../io/images.ts";
-import { encodePixels } from "../clip/pixels.ts";
+import { encodePixels, predictClasses } from "../clip/pixels.ts";
 import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { type Progress, progressLine } from "../cbpt/progress.ts";
 import { initialContext, promptTokens } from "../cbpt/prompts.ts";
 import { PurifiedClassifier } from "../cbpt/purified.ts";
 import { type CbptOptions, type EvalAttack, measure, runCbpt } from "../cbpt/run.ts";
-import { predictClasses } from "../clip/pixels.ts";
 import { type TriggerSettings } from "../cbpt/trigger.ts";
 import { tunePrompts, type TuneSettings } from "../cbpt/tune.ts";
 

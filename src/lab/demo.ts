@@ -73,6 +73,25 @@ export interface LoadedFixture {
 export const DEMO_FIXTURE = "badnet";
 
 /** A lab fixture (default DEMO_FIXTURE) with its few-shot and test sets and its attack. */
+/** The names --fixture takes: every folder under `dir` (one level of nesting) with a backdoor.json. */
+export async function fixtureNames(dir = fixturesDir()): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (sub: string, depth: number) => {
+    for await (const e of Deno.readDir(join(dir, sub))) {
+      if (!e.isDirectory) continue;
+      const name = sub ? `${sub}/${e.name}` : e.name;
+      try {
+        await Deno.stat(join(dir, name, "backdoor.json"));
+        out.push(name);
+      } catch {
+        if (depth < 1) await walk(name, depth + 1);
+      }
+    }
+  };
+  await walk("", 0);
+  return out.sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b));
+}
+
 export async function loadFixture(
   name = DEMO_FIXTURE,
   dir = fixturesDir(),
@@ -81,8 +100,10 @@ export async function loadFixture(
   try {
     await Deno.stat(join(modelDir, "backdoor.json"));
   } catch {
+    const names = await fixtureNames(dir);
     throw new Error(
-      `${modelDir}: no backdoored fixture here (fixtures/README.md says how to make one)`,
+      `--fixture ${name}: no backdoored fixture at ${modelDir}; the fixtures are ` +
+        `${names.join(", ")} (fixtures/README.md says how to make more)`,
     );
   }
   const record = await readBackdoorRecord(modelDir);

@@ -5,9 +5,8 @@
 import { l2Normalize } from "../autograd/ops/index.ts";
 import { Tensor, tidy } from "../autograd/tensor.ts";
 import { loadClip } from "../clip/index.ts";
-import { ClipTokenizer } from "../clip/tokenizer.ts";
+import { bytesToUnicode, ClipTokenizer } from "../clip/tokenizer.ts";
 import { AdamW } from "../autograd/optim.ts";
-import { bytesToUnicode } from "../clip/tokenizer.ts";
 import type { Clip } from "../clip/model.ts";
 import { makeRandomClip } from "../clip/random.ts";
 import { type ImageSet } from "../io/images.ts";

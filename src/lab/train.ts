@@ -20,7 +20,8 @@ import {
 import { AdamW, clampInPlace, cosineSchedule } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import { hfRecipes, invertRecipe, loadClipWeights } from "../clip/checkpoint.ts";
-import { type ClipConfig, hfConfigJson } from "../clip/config.ts";
+import { type ClipConfig } from "../clip/config.ts";
+import { hfConfigJson } from "../clip/config_json.ts";
 import { Clip, trimTokens } from "../clip/model.ts";
 
 import { type TensorSpec, writeSafetensors } from "../io/safetensors.ts";
