@@ -11,7 +11,7 @@ import {
   readClassNames,
 } from "../src/cbpt/data.ts";
 import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
-import { type CbptOptions, runCbpt } from "../src/cbpt/run.ts";
+import { type CbptOptions, type EvalAttack, runCbpt } from "../src/cbpt/run.ts";
 import { prepareOutDir, writeCbptOutputs } from "../src/cli/outputs.ts";
 import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
 import type { TargetSearchSettings } from "../src/cbpt/targets.ts";
@@ -22,6 +22,8 @@ import { attackTrigger, evalAttack } from "../src/lab/attack.ts";
 
 const USAGE = `usage: deno run -A scripts/purify.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--test DIR|CSV] [--attack NAME --target CLASS] [--out DIR]
+         [--test-triggered DIR|CSV --target CLASS] (ASR on your own triggered images, labelled
+         with their true classes, instead of one of the lab's attacks)
          [--resume [--force]]
          [--seed N] [--vocab PATH] [--attack-patch PNG] [stage flags]
        deno run -A scripts/purify.ts [--fixture blended|sig|...] [stage flags]
@@ -61,6 +63,7 @@ const { values, positionals } = parseFlags({
     shots: { type: "string", default: "16" },
     attack: str,
     target: str,
+    "test-triggered": str,
     "attack-patch": str,
     fixture: str,
     out: { type: "string", default: "out" },
@@ -109,6 +112,12 @@ if (positionals.length) {
   console.error(`error: unexpected argument ${positionals[0]}\n${USAGE}`);
   Deno.exit(2);
 }
+if (values["test-triggered"] && (values.attack || !values.target || !values.test)) {
+  console.error(
+    "error: --test-triggered goes with --target CLASS and --test DIR|CSV, not with --attack",
+  );
+  Deno.exit(2);
+}
 if (values.force && !values.resume) {
   console.error("error: --force goes with --resume (it takes changed settings on resuming)");
   Deno.exit(2);
@@ -144,6 +153,14 @@ const RANGES: Record<string, [number, number, boolean?]> = {
   shots: [0, 1_000_000],
   "checkpoint-every": [0, 86_400],
 };
+
+/** --target's class index, for `flag` (which needs it). */
+function targetIndex(classNames: readonly string[], flag: string): number {
+  if (!values.target) throw new Error(`${flag} needs --target CLASS (the attacker's class)`);
+  const target = classNames.indexOf(values.target);
+  if (target < 0) throw new Error(`--target ${values.target}: not in ${values.classes}`);
+  return target;
+}
 
 /** A number flag: plain, or a fraction like 16/255, within its RANGES entry. */
 function num(name: string, v: string | undefined, fallback: number, integer = false): number {
@@ -339,12 +356,17 @@ await runWithGpu(async () => {
     const test = values.test
       ? await loadLabelled(await listLabelled(values.test, classNames), R, warnLine)
       : undefined;
-    let attack;
+    let attack: EvalAttack | undefined;
     if (values.attack) {
-      if (!values.target) throw new Error("--attack needs --target CLASS (the attacker's class)");
-      const target = classNames.indexOf(values.target);
-      if (target < 0) throw new Error(`--target ${values.target}: not in ${values.classes}`);
+      const target = targetIndex(classNames, "--attack");
       attack = await evalAttack(values.attack, target, R, seed, values["attack-patch"]);
+    } else if (values["test-triggered"]) {
+      const target = targetIndex(classNames, "--test-triggered");
+      const source = values["test-triggered"];
+      const items = await listLabelled(source, classNames);
+      const t = await loadLabelled(items, R, warnLine);
+      console.error(`loading ${t.set.n} triggered test images from ${source} ...`);
+      attack = { name: `triggered images (${source})`, target, triggered: t };
     }
     opts = {
       clip,
@@ -368,9 +390,10 @@ await runWithGpu(async () => {
   const result = await runCbpt(opts);
   const { report } = result;
   const files = await writeCbptOutputs(out, result);
-  const pct = (
+  // Fractions, as in report.json (one convention for CA and ASR everywhere).
+  const frac = (
     x: number | null | undefined,
-  ) => (x === undefined || x === null ? null : Number((100 * x).toFixed(2)));
+  ) => (x === undefined || x === null ? null : Number(x.toFixed(4)));
   console.log(JSON.stringify({
     out,
     files,
@@ -378,10 +401,11 @@ await runWithGpu(async () => {
     ...(report.scan
       ? { verdict: report.scan.verdict, target: report.scan.target, score: report.scan.score }
       : {}),
-    ca_before: pct(report.ca_before),
-    asr_before: pct(report.asr_before),
-    ca_after: pct(report.ca_after),
-    asr_after: pct(report.asr_after),
+    ...(report.attack ? { asr_on: report.attack.name } : {}),
+    ca_before: frac(report.ca_before),
+    asr_before: frac(report.asr_before),
+    ca_after: frac(report.ca_after),
+    asr_after: frac(report.asr_after),
     seconds: {
       trigger: report.trigger.seconds,
       prompts: report.prompts.seconds,

@@ -78,12 +78,12 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
     assert.match(r.stderr, /ETA/);
     const s = JSON.parse(r.stdout);
     console.log(
-      `  CA ${s.ca_before} → ${s.ca_after} %, ASR ${s.asr_before} → ${s.asr_after} % ` +
+      `  CA ${s.ca_before} → ${s.ca_after}, ASR ${s.asr_before} → ${s.asr_after} ` +
         `(stage 1 ${s.seconds.trigger.toFixed(1)} s, stage 2 ${s.seconds.prompts.toFixed(1)} s)`,
     );
-    assert.ok(s.asr_before >= 90, `the fixture's backdoor works: ASR ${s.asr_before} %`);
+    assert.ok(s.asr_before >= 0.9, `the fixture's backdoor works: ASR ${s.asr_before}`);
     // Measured with 200 of the demo's 600 epochs: CA 86.3 → 78.0 %, ASR 99.0 → 0.7 % (BadNet).
-    assert.ok(s.asr_after < 15, `ASR ${s.asr_before} → ${s.asr_after} %`);
+    assert.ok(s.asr_after < 0.15, `ASR ${s.asr_before} → ${s.asr_after}`);
     for (const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png"]) {
       assert.ok((await Deno.stat(join(out, f))).size > 0, f);
     }

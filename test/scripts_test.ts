@@ -200,7 +200,7 @@ Deno.test({
       assert.match(r.stderr, /stage 1 \(trigger, ε 16\/255\) {2}step 3\/3/);
       const s = JSON.parse(r.stdout);
       for (const k of ["ca_before", "asr_before", "ca_after", "asr_after"]) {
-        assert.ok(s[k] >= 0 && s[k] <= 100, `${k} ${s[k]}`);
+        assert.ok(s[k] >= 0 && s[k] <= 1, `${k} ${s[k]} (a fraction)`);
       }
       for (const f of ["prompts.safetensors", "trigger.png", "report.json", "losses.png"]) {
         assert.ok((await Deno.stat(`${dir}/out/${f}`)).size > 0, f);
@@ -211,6 +211,44 @@ Deno.test({
       // --resume after the run finished: the checkpoint says every epoch is done.
       const again = await run("purify.ts", [...args, "--resume"]);
       assert.equal(again.code, 0, again.stderr);
+      // ASR on the user's own triggered images (here the test images themselves, labelled).
+      const own = await run("purify.ts", [
+        ...args.slice(0, 10),
+        "--test-triggered",
+        `${dir}/test.csv`,
+        "--target",
+        "mug",
+        ...args.slice(14),
+      ]);
+      assert.equal(own.code, 0, own.stderr);
+      const o = JSON.parse(own.stdout);
+      assert.equal(o.asr_on, `triggered images (${dir}/test.csv)`);
+      assert.ok(o.asr_before >= 0 && o.asr_before <= 1 && o.asr_after >= 0, own.stdout);
+      const ownReport = JSON.parse(await Deno.readTextFile(`${dir}/out/report.json`));
+      assert.deepEqual(ownReport.attack, { name: o.asr_on, target: "mug" });
+      const lone = await run("purify.ts", [...args.slice(0, 10), "--test-triggered", "x.csv"]);
+      assert.equal(lone.code, 2);
+      assert.match(lone.stderr, /--test-triggered goes with --target CLASS and --test/);
+      // classify.ts with the purified prompts: their classes, probabilities that sum to 1.
+      const cl = await run("classify.ts", [
+        "--model",
+        made.path,
+        "--vocab",
+        BUNDLED_VOCAB,
+        "--prompts",
+        `${dir}/out/prompts.safetensors`,
+        "--json",
+        `${oracle}images/chelsea.png`,
+      ]);
+      assert.equal(cl.code, 0, cl.stderr);
+      const top = JSON.parse(cl.stdout).results[0].top;
+      assert.deepEqual(top.map((t: { class: string }) => t.class).sort(), [
+        "astronaut",
+        "cat",
+        "mug",
+      ]);
+      const sum = top.reduce((a: number, t: { prob: number }) => a + t.prob, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
       // Errors a user meets: an unknown class as target, a missing flag.
       const bad = await run("purify.ts", [
         ...args.slice(0, 12),

@@ -9,7 +9,7 @@ import type { Clip } from "../clip/model.ts";
 import { ONE_TEMPLATE } from "../clip/templates.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
-import { type ImageSet } from "../io/images.ts";
+import { type ImageSet, subset } from "../io/images.ts";
 
 import type { Progress } from "./progress.ts";
 import { type ContextInit, fitContext, initialContext, promptTokens } from "./prompts.ts";
@@ -37,11 +37,16 @@ import {
   STATE_FILE,
 } from "./resume.ts";
 
-/** An attack to measure ASR with: its trigger on [0, 1] images and the attacker's target. */
+/**
+ * An attack to measure ASR with: the attacker's target, and either its trigger on [0, 1] images
+ * (`apply`, the lab's attacks) or images that already carry it (`triggered`, a user's own, with
+ * their true classes).
+ */
 export interface EvalAttack {
   name: string;
   target: number;
-  apply: (set: ImageSet) => ImageSet;
+  apply?: (set: ImageSet) => ImageSet;
+  triggered?: { set: ImageSet; labels: number[] };
   /** Text key added to evaluation prompts (TrojVQA's "remember "), if any. */
   evalPrompt?: (prompt: string) => string;
 }
@@ -134,7 +139,10 @@ export interface CbptReport {
   seconds: number;
 }
 
-/** CA over the test set and ASR over its non-target images with the trigger applied. */
+/**
+ * CA over the test set, and ASR: the share of triggered non-target images classified as the
+ * target (the test set's with the trigger applied, or the attack's own triggered images).
+ */
 export async function measure(
   classify: (set: ImageSet) => Promise<number[]>,
   test: { set: ImageSet; labels: number[] },
@@ -144,11 +152,11 @@ export async function measure(
   const preds = await classify(test.set);
   const ca = preds.filter((p, i) => p === test.labels[i]).length / preds.length;
   if (!attack) return { ca, asr: null };
-  const keep = test.labels.map((y, i) => (y === attack.target ? -1 : i)).filter((i) => i >= 0);
-  const m = 3 * test.set.size * test.set.size;
-  const pix = new Float32Array(keep.length * m);
-  keep.forEach((i, j) => pix.set(test.set.pixels.subarray(i * m, (i + 1) * m), j * m));
-  const trig = attack.apply({ pixels: pix, n: keep.length, size: test.set.size });
+  const source = attack.triggered ?? test;
+  const keep = source.labels.map((y, i) => (y === attack.target ? -1 : i)).filter((i) => i >= 0);
+  if (keep.length === 0) throw new Error(`${attack.name}: no triggered image of another class`);
+  const nonTarget = subset(source.set, keep);
+  const trig = attack.triggered ? nonTarget : attack.apply!(nonTarget);
   const tp = await (classifyTriggered ?? classify)(trig);
   return { ca, asr: tp.filter((p) => p === attack.target).length / tp.length };
 }

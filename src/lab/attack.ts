@@ -95,6 +95,9 @@ export function attackTrigger(attack: EvalAttack, size: number): HostTrigger {
   probe.fill(0.25, 0, m);
   probe.fill(0.75, m, 2 * m);
   for (let i = 0; i < m; i++) probe[2 * m + i] = 0.5 + 0.4 * Math.sin(i * 0.731);
+  if (!attack.apply) {
+    throw new Error(`${attack.name}: --known-trigger needs an attack that applies its trigger`);
+  }
   const out = attack.apply({ pixels: probe, n: 3, size }).pixels;
   const a = new Float32Array(m), b = new Float32Array(m);
   for (let i = 0; i < m; i++) {
