@@ -38,8 +38,9 @@ export function setNanCheck(on: boolean): void {
       if (!w.float || names.length >= MAX_CHECKS) continue;
       const slot = names.length;
       names.push(kernel.name);
-      r.dispatch(checkKernel, [w, { buffer: flags!, size: MAX_CHECKS * 4 }], [1], (u) => {
-        u.u32(w.size / 4, slot);
+      r.dispatch(checkKernel, [w, { buffer: flags!, size: MAX_CHECKS * 4 }], [1], {
+        n: w.size / 4,
+        slot,
       });
     }
   };

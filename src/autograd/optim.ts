@@ -7,9 +7,7 @@ import { Tensor } from "./tensor.ts";
 
 /** Clamps a tensor's values in place (not recorded). */
 export function clampInPlace(t: Tensor, lo: number, hi: number): Tensor {
-  launch(kernel("clamp_in_place", clampKernel), [t], grid1d(t.size), (u) => {
-    u.u32(t.size).f32(lo, hi);
-  });
+  launch(kernel("clamp_in_place", clampKernel), [t], grid1d(t.size), { n: t.size, lo, hi });
   return t;
 }
 
@@ -108,8 +106,12 @@ export class SGD extends Optimizer {
   }
   protected update(p: Tensor, g: Tensor, [m]: Tensor[], t: number): void {
     const first = t === 1 ? 1 : 0;
-    launch(kernel("sgd", sgdStep), [p, g, m], grid1d(p.size), (u) => {
-      u.u32(p.size).f32(this.lr, this.sgd.momentum ?? 0, this.opts.weightDecay ?? 0).u32(first);
+    launch(kernel("sgd", sgdStep), [p, g, m], grid1d(p.size), {
+      n: p.size,
+      lr: this.lr,
+      momentum: this.sgd.momentum ?? 0,
+      wd: this.opts.weightDecay ?? 0,
+      first,
     });
   }
 }
@@ -130,9 +132,16 @@ export class Adam extends Optimizer {
   }
   protected update(p: Tensor, g: Tensor, [m, v]: Tensor[], t: number): void {
     const [b1, b2] = this.adam.betas ?? [0.9, 0.999];
-    launch(kernel("adam", adamStep), [p, g, m, v], grid1d(p.size), (u) => {
-      u.u32(p.size).f32(this.lr, b1, b2, this.adam.eps ?? 1e-8, this.opts.weightDecay ?? 0);
-      u.f32(1 - b1 ** t, 1 - b2 ** t).u32(this.decoupled ? 1 : 0);
+    launch(kernel("adam", adamStep), [p, g, m, v], grid1d(p.size), {
+      n: p.size,
+      lr: this.lr,
+      b1,
+      b2,
+      eps: this.adam.eps ?? 1e-8,
+      wd: this.opts.weightDecay ?? 0,
+      bc1: 1 - b1 ** t,
+      bc2: 1 - b2 ** t,
+      decoupled: this.decoupled ? 1 : 0,
     });
   }
 }

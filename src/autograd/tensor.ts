@@ -1,13 +1,16 @@
 // Tensor: a contiguous f32 (or i32, for indices) array on the GPU, plus the tape.
 // Eager: every op dispatches at once into the open encoder; nothing is read back until asked.
 // Memory is explicit: `tidy(fn)` frees every tensor made inside except what fn returns or keeps,
-// `dispose()` frees one. Reshapes share storage (reference-counted).
+// `dispose()` frees one. Reshapes share storage (reference-counted). A recorded op's node owns
+// what only its backward needs, and frees it with itself (`record`, `adopt`).
 
 import { type BufferRef, rt } from "../gpu/runtime.ts";
+import { stridesOf } from "../gpu/shaders/common.ts";
 import { checkNonFinite, nanCheckRegion } from "./nancheck.ts";
+import { binaryInto, copyStrided, fillInto } from "./ops/prims.ts";
+import { broadcastShapes, type DType, sameShape, type Shape, shapeStr, sizeOf } from "./shape.ts";
 
-export type DType = "f32" | "i32";
-export type Shape = readonly number[];
+export { type DType, sameShape, type Shape, shapeStr, sizeOf };
 
 class Storage {
   refs = 1;
@@ -22,28 +25,13 @@ export interface TapeNode {
   op: string;
   inputs: readonly Tensor[];
   backward: (grad: Tensor) => readonly (Tensor | null)[];
+  /** Tensors that live as long as the node (what `backward` reads and nothing else holds). */
+  owned: Tensor[];
 }
 
 let gradEnabled = true;
 const scopes: Set<Tensor>[] = [];
 let nextId = 1;
-
-export function sizeOf(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(", ")}]`);
-    n *= d;
-  }
-  return n;
-}
-
-export function shapeStr(shape: Shape): string {
-  return `[${shape.join(", ")}]`;
-}
-
-export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
 
 export interface TensorOptions {
   requiresGrad?: boolean;
@@ -132,8 +120,8 @@ export class Tensor {
     if (!this.#storage) return;
     this.#storage.release();
     this.#storage = null;
-    this.node = null;
     for (const s of scopes) s.delete(this);
+    dropNode(this);
   }
 
   /** Keeps this tensor alive past the enclosing `tidy`. */
@@ -227,18 +215,44 @@ export function tidy<T extends Returned>(fn: () => T): T {
   return result;
 }
 
-/** Records `out` on the tape when grad is on and some input requires it. Returns `out`. */
+/**
+ * Records `out` on the tape when grad is on and some input requires it. Returns `out`.
+ * `saved`: tensors made for `backward` alone (statistics, indices), which the node owns (`adopt`).
+ */
 export function record(
   out: Tensor,
   op: string,
   inputs: readonly Tensor[],
   backward: TapeNode["backward"],
+  saved: readonly Tensor[] = [],
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward };
+    out.node = { op, inputs, backward, owned: [] };
+  }
+  return adopt(out, saved);
+}
+
+/**
+ * Hands `ts` to out's node: they are freed at once when nothing was recorded, else when the node
+ * goes: when out is disposed, or at the end of the backward pass that ran it (not sooner: the
+ * intermediates of an op built from other ops are read by inner nodes that run later in the
+ * pass). Until then no tidy frees them, since backward may still need them. Returns out.
+ */
+export function adopt(out: Tensor, ts: readonly Tensor[]): Tensor {
+  const node = out.node;
+  for (const t of ts) {
+    if (node) node.owned.push(t.keep());
+    else t.dispose();
   }
   return out;
+}
+
+/** Detaches t's node and frees what it owned. */
+function dropNode(t: Tensor): void {
+  const node = t.node;
+  t.node = null;
+  if (node) { for (const o of node.owned) o.dispose(); }
 }
 
 function topoOrder(root: Tensor): Tensor[] {
@@ -291,6 +305,7 @@ function backwardFrom(root: Tensor, seed?: Tensor): void {
   // Gradients are internal until they land on a leaf: keep them out of the caller's tidy.
   const scope = new Set<Tensor>();
   const leafGrads = new Set<Tensor>();
+  const consumed: TapeNode[] = [];
   scopes.push(scope);
   try {
     noGrad(() => {
@@ -344,29 +359,36 @@ function backwardFrom(root: Tensor, seed?: Tensor): void {
           }
         });
         drop(g);
-        // The graph is consumed (no retain_graph): free what the node kept alive.
-        if (t !== root) t.node = null;
+        // The graph is consumed (no retain_graph): drop the node. What it owns goes when the pass
+        // ends (see `adopt`).
+        if (t !== root) {
+          consumed.push(node);
+          t.node = null;
+        }
       }
     });
   } finally {
     scopes.pop();
     for (const t of scope) if (!leafGrads.has(t)) t.dispose();
+    for (const node of consumed) for (const o of node.owned) o.dispose();
   }
-  root.node = null;
+  dropNode(root);
 }
 
-// Late-bound helpers (set by ops/index.ts) so the tape does not import the op modules.
-export const tapeHelpers = {
-  onesLike: (_t: Tensor): Tensor => {
-    throw new Error("ops not loaded");
-  },
-  add: (_a: Tensor, _b: Tensor): Tensor => {
-    throw new Error("ops not loaded");
-  },
-  copy: (_a: Tensor): Tensor => {
-    throw new Error("ops not loaded");
-  },
-};
-const onesLike = (t: Tensor) => tapeHelpers.onesLike(t);
-const addInto = (a: Tensor, b: Tensor) => tapeHelpers.add(a, b);
-const copyOf = (a: Tensor) => tapeHelpers.copy(a);
+// The tape's own arithmetic, on the launches below this module (ops/prims.ts); not recorded.
+function onesLike(t: Tensor): Tensor {
+  return fillInto(Tensor.empty(t.shape), 1);
+}
+
+function addInto(a: Tensor, b: Tensor): Tensor {
+  const out = Tensor.empty(broadcastShapes("add", a.shape, b.shape));
+  binaryInto("add", a, b, out);
+  return out;
+}
+
+function copyOf(t: Tensor): Tensor {
+  const out = Tensor.empty(t.shape, t.dtype);
+  const s = stridesOf(t.shape);
+  copyStrided(t, 0, s, out, 0, s, t.shape);
+  return out;
+}

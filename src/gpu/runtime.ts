@@ -7,69 +7,29 @@
 
 import { BufferPool } from "./buffers.ts";
 import { getGpu, type Gpu, GpuDeviceError, reportGpuError, throwIfGpuFailed } from "./device.ts";
+import {
+  UNIFORM_SLOT,
+  type UniformLayout,
+  type UniformValues,
+  UniformWriter,
+  writeUniforms,
+} from "./uniforms.ts";
 
 export type Access = "read" | "rw";
 
-export interface Kernel {
+export interface Kernel<L extends UniformLayout = UniformLayout> {
   /** Names the kernel in errors and profiles; also the pipeline-cache key with `code`. */
   name: string;
-  /** WGSL with entry point `main`. */
+  /** WGSL with entry point `main`; declares `uniforms.wgsl`. */
   code: string;
   /** Access of storage bindings 1..n. */
   bindings: Access[];
+  /** The uniform struct at binding 0: dispatches pack their values by it. */
+  uniforms: L;
 }
 
-export const UNIFORM_SLOT = 256;
 const ARENA_BYTES = 1 << 20; // 4096 dispatches per batch before a forced submit
 const MAX_WORKGROUPS = 65535;
-
-/** Writes one dispatch's uniform slot: scalars in declaration order, `align16` before arrays. */
-export class UniformWriter {
-  #view: DataView;
-  #at = 0;
-  constructor(buffer: ArrayBuffer, private base: number) {
-    this.#view = new DataView(buffer, base, UNIFORM_SLOT);
-  }
-  reset(): this {
-    this.#at = 0;
-    return this;
-  }
-  u32(...vs: number[]): this {
-    for (const v of vs) this.#view.setUint32(this.#next(), v, true);
-    return this;
-  }
-  i32(...vs: number[]): this {
-    for (const v of vs) this.#view.setInt32(this.#next(), v, true);
-    return this;
-  }
-  f32(...vs: number[]): this {
-    for (const v of vs) this.#view.setFloat32(this.#next(), v, true);
-    return this;
-  }
-  /** Pads to a 16-byte boundary (WGSL alignment of vec4 and arrays in a uniform struct). */
-  align16(): this {
-    this.#at = Math.ceil(this.#at / 16) * 16;
-    return this;
-  }
-  /** Writes `vs` as an array<vec4u, ceil(len/4)> padded with `pad`. */
-  u32x4(vs: readonly number[], len: number, pad = 0): this {
-    this.align16();
-    const n = Math.ceil(len / 4) * 4;
-    for (let i = 0; i < n; i++) {
-      this.#view.setUint32(this.#next(), i < vs.length ? vs[i] : pad, true);
-    }
-    return this;
-  }
-  #next(): number {
-    const at = this.#at;
-    if (at + 4 > UNIFORM_SLOT) throw new Error(`uniform slot overflow at byte ${at}`);
-    this.#at += 4;
-    return at;
-  }
-  get offset(): number {
-    return this.base;
-  }
-}
 
 /** A storage binding: the buffer and the bytes of it that the kernel may touch. */
 export interface BufferRef {
@@ -128,6 +88,9 @@ export class Runtime {
     const key = kernel.name + "\n" + kernel.code;
     let p = this.#pipelines.get(key);
     if (p) return p;
+    if (!kernel.code.includes(kernel.uniforms.wgsl)) {
+      throw new Error(`kernel ${kernel.name}: its WGSL does not declare its uniform layout`);
+    }
     const entries: GPUBindGroupLayoutEntry[] = [
       { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: "uniform" } },
       ...kernel.bindings.map((a, i): GPUBindGroupLayoutEntry => ({
@@ -158,13 +121,14 @@ export class Runtime {
 
   /**
    * Encodes one dispatch. `grid` is in workgroups; a count over 65535 in x is folded into y
-   * (kernels compute flat ids with `num_workgroups`).
+   * (kernels compute flat ids with `num_workgroups`). `uniforms` are the values of the kernel's
+   * layout, or (for kernels outside the engine, such as the bench's) a function that writes them.
    */
-  dispatch(
-    kernel: Kernel,
+  dispatch<L extends UniformLayout>(
+    kernel: Kernel<L>,
     buffers: readonly BufferRef[],
     grid: readonly [number, number?, number?],
-    writeUniforms?: (u: UniformWriter) => void,
+    uniforms: UniformValues<L> | ((u: UniformWriter) => void),
   ): void {
     if (buffers.length !== kernel.bindings.length) {
       throw new Error(
@@ -192,9 +156,14 @@ export class Runtime {
     if (this.#arenaUsed + UNIFORM_SLOT > ARENA_BYTES) this.flush();
     const { pipeline, layout } = this.pipeline(kernel);
     const base = this.#arenaUsed;
-    this.#arenaUsed += UNIFORM_SLOT;
     const w = new UniformWriter(this.#arenaCpu, base);
-    writeUniforms?.(w);
+    try {
+      if (typeof uniforms === "function") uniforms(w);
+      else writeUniforms(w, kernel.uniforms, uniforms);
+    } catch (e) {
+      throw new Error(`kernel ${kernel.name}: ${(e as Error).message}`);
+    }
+    this.#arenaUsed += UNIFORM_SLOT; // taken once the values are in
     const bindGroup = this.device.createBindGroup({
       layout,
       entries: [

@@ -33,8 +33,7 @@ import {
   weightToMatrix,
 } from "../../gpu/shaders/conv.ts";
 import type { TileShape } from "../../gpu/shaders/matmul.ts";
-import type { UniformWriter } from "../../gpu/runtime.ts";
-import { record, type Shape, shapeStr, Tensor } from "../tensor.ts";
+import { adopt, record, type Shape, shapeStr, Tensor } from "../tensor.ts";
 import { add, relu } from "./elementwise.ts";
 import { assertF32, grid1d, kernel, launch, normAxis, shapeError } from "./launch.ts";
 import { matmul } from "./matmul.ts";
@@ -182,6 +181,11 @@ function layoutStrides(g: Geometry, l: WeightLayout): [number, number, number, n
   return [kw * Cp, Cp, 1, kh * kw * Cp, false];
 }
 
+/** The sizes of the weight-layout kernels' uniforms, over n elements. */
+function weightFields(g: Geometry, n: number) {
+  return { n, O: g.O, C: g.C, Op: g.Op, Cp: g.Cp, kh: g.kh, kw: g.kw };
+}
+
 /** w in layout `l`, its output channels scaled by `scale` [Op] when given (a folded BN). */
 function weightMatrix(w: Tensor, g: Geometry, l: WeightLayout, scale?: Tensor): Tensor {
   const K = g.kh * g.kw * g.Cp;
@@ -193,8 +197,14 @@ function weightMatrix(w: Tensor, g: Geometry, l: WeightLayout, scale?: Tensor): 
   );
   const [sKy, sKx, sC, sO, flip] = layoutStrides(g, l);
   const n = out.size;
-  launch(kernel("conv.w2m", weightToMatrix), [w, scale ?? w, out], grid1d(n), (u) => {
-    u.u32(n, g.O, g.C, g.Op, g.Cp, g.kh, g.kw, flip ? 1 : 0, sKy, sKx, sC, sO, scale ? 1 : 0);
+  launch(kernel("conv.w2m", weightToMatrix), [w, scale ?? w, out], grid1d(n), {
+    ...weightFields(g, n),
+    flip: flip ? 1 : 0,
+    sKy,
+    sKx,
+    sC,
+    sO,
+    scaled: scale ? 1 : 0,
   });
   return out;
 }
@@ -246,17 +256,33 @@ function implicitGemm(x: Tensor, wm: Tensor, s: ImplicitShape, e: Epilogue = {})
     kernel(`conv.implicit_${t.TM}x${t.TN}`, () => implicitConv(t)),
     [x, wm, e.bias ?? wm, e.residual ?? x, y],
     implicitConvGrid(t, M, s.N),
-    (u) => {
-      u.u32(M, s.N, s.C / 4, Math.ceil(s.N / t.TN), s.inH, s.inW, s.outH, s.outW);
-      u.u32(s.kh, s.kw, s.sh, s.sw).i32(s.ph, s.pw);
-      u.u32(e.bias ? 1 : 0, e.relu ? 1 : 0, e.residual ? 1 : 0);
+    {
+      M,
+      N: s.N,
+      C4: s.C / 4,
+      nct: Math.ceil(s.N / t.TN),
+      inH: s.inH,
+      inW: s.inW,
+      outH: s.outH,
+      outW: s.outW,
+      kh: s.kh,
+      kw: s.kw,
+      sh: s.sh,
+      sw: s.sw,
+      ph: s.ph,
+      pw: s.pw,
+      bias: e.bias ? 1 : 0,
+      relu: e.relu ? 1 : 0,
+      residual: e.residual ? 1 : 0,
     },
   );
   return y;
 }
 
-function geomUniforms(u: UniformWriter, g: Geometry): void {
-  u.u32(g.H, g.W, g.Cp, g.Ho, g.Wo, g.kh, g.kw, g.sh, g.sw).i32(g.ph, g.pw);
+/** The geometry fields of the gather kernels' uniforms (channels padded). */
+function geomFields(g: Geometry) {
+  const { kh, kw, sh, sw, ph, pw } = g;
+  return { inH: g.H, inW: g.W, C: g.Cp, outH: g.Ho, outW: g.Wo, kh, kw, sh, sw, ph, pw };
 }
 
 /** Images per chunk so that a [images·Ho·Wo, K] gathered matrix stays within the budget. */
@@ -304,10 +330,7 @@ function inputGrad(gp: Tensor, matrices: Matrices, g: Geometry): Tensor {
     const dcols = matmul(rows, wT); // [rows, K]
     if (rows !== gp2) rows.dispose();
     const n = (b1 - b0) * g.H * g.W * g.Cp;
-    launch(kernel("conv.col2im", col2im), [dcols, dx], grid1d(n), (u) => {
-      u.u32(n, b0);
-      geomUniforms(u, g);
-    });
+    launch(kernel("conv.col2im", col2im), [dcols, dx], grid1d(n), { n, b0, ...geomFields(g) });
     dcols.dispose();
   }
   gp2.dispose();
@@ -326,9 +349,11 @@ function weightGrad(x: Tensor, gp: Tensor, g: Geometry): Tensor {
     const Mc = (b1 - b0) * g.Ho * g.Wo;
     const colsT = Tensor.empty([K, Mc]);
     const n = colsT.size;
-    launch(kernel("conv.im2col_t", im2colT), [xp, colsT], grid1d(n), (u) => {
-      u.u32(n, Mc, b0 * g.Ho * g.Wo);
-      geomUniforms(u, g);
+    launch(kernel("conv.im2col_t", im2colT), [xp, colsT], grid1d(n), {
+      n,
+      Mc,
+      m0: b0 * g.Ho * g.Wo,
+      ...geomFields(g),
     });
     const rows = imageRows(gp2, g, b0, b1);
     const part = matmul(colsT, rows); // [K, Op]
@@ -345,8 +370,14 @@ function weightGrad(x: Tensor, gp: Tensor, g: Geometry): Tensor {
   if (xp !== x) xp.dispose();
   const dw = Tensor.empty([g.O, g.C, g.kh, g.kw]);
   const [sKy, sKx, sC, sO] = layoutStrides(g, "taps_in_out");
-  launch(kernel("conv.m2w", matrixToWeight), [dwm!, dw], grid1d(dw.size), (u) => {
-    u.u32(dw.size, g.O, g.C, g.Op, g.Cp, g.kh, g.kw, 0, sKy, sKx, sC, sO);
+  launch(kernel("conv.m2w", matrixToWeight), [dwm!, dw], grid1d(dw.size), {
+    ...weightFields(g, dw.size),
+    flip: 0,
+    sKy,
+    sKx,
+    sC,
+    sO,
+    scaled: 0,
   });
   dwm!.dispose();
   return dw;
@@ -443,18 +474,13 @@ export function conv2dBnNhwc(
     throw shapeError("conv2dBn", `the residual must be [${[g.B, g.Ho, g.Wo, g.O]}]`, res);
   }
   if (w.requiresGrad || bnParams.some((p) => p.requiresGrad) || g.O !== g.Op) {
-    let y = batchNormInference(
-      conv2dNhwc(x, w, opts),
-      ...bnParams as [Tensor, Tensor, Tensor, Tensor],
-      eps,
-      {
-        axis: -1,
-        relu: opts.relu && !res,
-      },
-    );
+    const c = conv2dNhwc(x, w, opts);
+    const [bw, bb, bm, bv] = bnParams;
+    const bnOpts = { axis: -1, relu: opts.relu && !res };
+    let y = adopt(batchNormInference(c, bw, bb, bm, bv, eps, bnOpts), [c]);
     if (res) {
-      y = add(y, res);
-      if (opts.relu) y = relu(y);
+      y = adopt(add(y, res), [y]);
+      if (opts.relu) y = adopt(relu(y), [y]);
     }
     return y;
   }
@@ -468,8 +494,10 @@ export function conv2dBnNhwc(
     if (folded) return folded;
     const make = () => {
       const scale = Tensor.empty([g.Op]), shift = Tensor.empty([g.Op]);
-      launch(kernel("bn.fold", batchNormFold), [...bnParams, scale, shift], grid1d(g.Op), (u) => {
-        u.u32(g.Op, g.O).f32(eps);
+      launch(kernel("bn.fold", batchNormFold), [...bnParams, scale, shift], grid1d(g.Op), {
+        n: g.Op,
+        C: g.O,
+        eps,
       });
       return { scale, shift };
     };
@@ -493,22 +521,15 @@ export function conv2dBnNhwc(
   if (owned) wm.dispose();
   if (xp !== x) xp.dispose();
   const inputs = res ? [x, res] : [x];
-  const out = record(y, "conv2dBn", inputs, (dy) => {
+  return record(y, "conv2dBn", inputs, (dy) => {
     let dz = dy;
     if (opts.relu) {
       dz = Tensor.empty(dy.shape);
-      launch(kernel("conv.relu_mask", reluMask), [y, dy, dz], grid1d(dy.size), (u) => {
-        u.u32(dy.size);
-      });
+      launch(kernel("conv.relu_mask", reluMask), [y, dy, dz], grid1d(dy.size), { n: dy.size });
     }
     const dx = x.requiresGrad ? inputGrad(dz, matrices, g) : null;
     return res ? [dx, dz] : [dx];
-  });
-  if (!out.node && f.owned) {
-    f.scale.dispose();
-    f.shift.dispose();
-  }
-  return out;
+  }, f.owned ? [f.scale, f.shift] : []);
 }
 
 /**
@@ -519,12 +540,7 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   if (x.rank !== 4) throw shapeError("conv2d", "x must be [B, C, H, W]", x);
   const xh = permute(x, [0, 2, 3, 1]);
   const yh = conv2dNhwc(xh, w, opts);
-  const y = permute(yh, [0, 3, 1, 2]);
-  if (!y.node) {
-    xh.dispose();
-    yh.dispose();
-  }
-  return y;
+  return adopt(permute(yh, [0, 3, 1, 2]), [xh, yh]);
 }
 
 // ---- average pooling ------------------------------------------------------------------------
@@ -545,8 +561,7 @@ function avgPool(
     throw new Error(`avgPool2d: a ${kh}×${kw} window does not fit ${H}×${W} (${x})`);
   }
   const y = Tensor.empty(outShape(Ho, Wo));
-  const uni = (n: number) => (u: UniformWriter) =>
-    u.u32(n, H, W, C, Ho, Wo, kh, kw, sh, sw).f32(1 / (kh * kw));
+  const uni = (n: number) => ({ n, H, W, C, Ho, Wo, kh, kw, sh, sw, inv: 1 / (kh * kw) });
   launch(kernel("avg_pool.fwd", avgPoolForward), [x, y], grid1d(y.size), uni(y.size));
   return record(y, "avgPool2d", [x], (dy) => {
     const dx = Tensor.empty(x.shape);
@@ -616,7 +631,7 @@ export function batchNormInference(
   for (let d = 0; d < ax; d++) outer *= x.shape[d];
   for (let d = ax + 1; d < x.rank; d++) inner *= x.shape[d];
   const relu = opts.relu ? 1 : 0;
-  const uni = (n: number) => (u: UniformWriter) => u.u32(n, C, inner, outer).f32(eps).u32(relu);
+  const uni = (n: number) => ({ n, C, inner, outer, eps, relu });
   const params = [weight, bias, runningMean, runningVar];
   const y = Tensor.empty(x.shape);
   launch(kernel("bn.fwd", batchNormForward), [x, ...params, y], grid1d(x.size), uni(x.size));

@@ -1,24 +1,25 @@
 // Elementwise ops: the unary table, broadcasting binary ops (a number is accepted for either
 // operand), where/mask and clamp.
 
-import { MAX_RANK, stridesOf } from "../../gpu/shaders/common.ts";
+import { stridesOf } from "../../gpu/shaders/common.ts";
 import {
-  binary,
   type BinaryName,
   unaryBackward,
   unaryForward,
   type UnaryName,
   where as whereKernel,
 } from "../../gpu/shaders/elementwise.ts";
-import { record, sameShape, type Shape, Tensor } from "../tensor.ts";
+import { broadcastShapes, broadcastStrides } from "../shape.ts";
+import { adopt, record, type Shape, Tensor } from "../tensor.ts";
 import { assertF32, grid1d, kernel, launch } from "./launch.ts";
-import { broadcastShapes, broadcastStrides, sumTo } from "./movement.ts";
+import { sumTo } from "./movement.ts";
+import { binaryInto, shapeField } from "./prims.ts";
 
 function unary(name: UnaryName, x: Tensor, p0 = 0, p1 = 0): Tensor {
   assertF32(name, x);
   const y = Tensor.empty(x.shape);
   const n = x.size;
-  const uni = (u: { u32(n: number): { f32(...v: number[]): unknown } }) => u.u32(n).f32(p0, p1);
+  const uni = { n, p0, p1 };
   launch(kernel(`${name}.fwd`, () => unaryForward(name)), [x, y], grid1d(n), uni);
   return record(y, name, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
@@ -48,19 +49,8 @@ export const affine = (x: Tensor, scale: number, shift: number): Tensor =>
 
 function binaryOp(name: BinaryName, a: Tensor, b: Tensor): Tensor {
   assertF32(name, a, b);
-  const shape = broadcastShapes(name, a.shape, b.shape);
-  const out = Tensor.empty(shape);
-  const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  launch(
-    kernel(`${name}.${same}`, () => binary(name, !same)),
-    [a, b, out],
-    grid1d(out.size),
-    (u) => {
-      u.u32(out.size, shape.length).u32x4(shape, MAX_RANK, 1);
-      u.u32x4(broadcastStrides(a.shape, shape), MAX_RANK);
-      u.u32x4(broadcastStrides(b.shape, shape), MAX_RANK);
-    },
-  );
+  const out = Tensor.empty(broadcastShapes(name, a.shape, b.shape));
+  binaryInto(name, a, b, out);
   return out;
 }
 
@@ -115,7 +105,10 @@ export function mul(a: Operand, b: Operand): Tensor {
 }
 
 export function div(a: Operand, b: Operand): Tensor {
-  const s = scalarCase(a, b, (t, v) => affine(t, 1 / v, 0), (v, t) => mul(pow(t, -1), v));
+  const s = scalarCase(a, b, (t, v) => affine(t, 1 / v, 0), (v, t) => {
+    const inv = pow(t, -1);
+    return adopt(mul(inv, v), [inv]);
+  });
   if (s) return s;
   const [x, y] = [a as Tensor, b as Tensor];
   const out = binaryOp("div", x, y);
@@ -149,11 +142,13 @@ function reduced(t: Tensor, shape: Shape): Tensor {
 function whereRaw(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, a.shape), b.shape);
   const out = Tensor.empty(shape);
-  launch(kernel("where", whereKernel), [cond, a, b, out], grid1d(out.size), (u) => {
-    u.u32(out.size, shape.length).u32x4(shape, MAX_RANK, 1);
-    u.u32x4(broadcastStrides(cond.shape, shape), MAX_RANK);
-    u.u32x4(broadcastStrides(a.shape, shape), MAX_RANK);
-    u.u32x4(broadcastStrides(b.shape, shape), MAX_RANK);
+  launch(kernel("where", whereKernel), [cond, a, b, out], grid1d(out.size), {
+    n: out.size,
+    rank: shape.length,
+    shape: shapeField(shape),
+    sa: broadcastStrides(cond.shape, shape),
+    sb: broadcastStrides(a.shape, shape),
+    sc: broadcastStrides(b.shape, shape),
   });
   return out;
 }

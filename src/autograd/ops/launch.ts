@@ -1,25 +1,37 @@
-// Shared plumbing for ops: kernel memoisation, dispatch over tensors, shape checks.
+// Shared plumbing for ops: kernel memoisation, dispatch over tensors, shape checks. It sees
+// tensors only structurally (what a launch reads of them), so it sits below tensor.ts and the
+// tape's own launches (prims.ts) can use it.
 
-import { groups1d, type Kernel, rt, type UniformWriter } from "../../gpu/runtime.ts";
+import { type BufferRef, groups1d, type Kernel, rt } from "../../gpu/runtime.ts";
 import { WG } from "../../gpu/shaders/common.ts";
-import { shapeStr, type Tensor } from "../tensor.ts";
+import type { UniformLayout, UniformValues } from "../../gpu/uniforms.ts";
+import { type DType, type Shape, shapeStr } from "../shape.ts";
+
+/** What a launch or a check reads of a tensor (a Tensor is one). */
+export interface Bound {
+  readonly ref: BufferRef;
+  readonly shape: Shape;
+  readonly size: number;
+  readonly dtype: DType;
+}
 
 const kernels = new Map<string, Kernel>();
 
 /** Builds a kernel's WGSL once per key (the generators concatenate long strings). */
-export function kernel(key: string, make: () => Kernel): Kernel {
-  let k = kernels.get(key);
+export function kernel<K extends Kernel>(key: string, make: () => K): K {
+  let k = kernels.get(key) as K | undefined;
   if (!k) kernels.set(key, k = make());
   return k;
 }
 
-export function launch(
-  k: Kernel,
-  tensors: readonly Tensor[],
+/** Dispatches `k` over the tensors' buffers; `uniforms` fill the kernel's uniform layout. */
+export function launch<L extends UniformLayout>(
+  k: Kernel<L>,
+  tensors: readonly Bound[],
   grid: readonly [number, number?, number?],
-  writeUniforms?: (u: UniformWriter) => void,
+  uniforms: UniformValues<L>,
 ): void {
-  rt().dispatch(k, tensors.map((t) => t.ref), grid, writeUniforms);
+  rt().dispatch(k, tensors.map((t) => t.ref), grid, uniforms);
 }
 
 /** Grid for a 1-D kernel over n items (kernels in shaders/common.ts main1d). */
@@ -27,7 +39,7 @@ export function grid1d(n: number, wg = WG): [number] {
   return groups1d(n, wg);
 }
 
-export function assertF32(op: string, ...ts: Tensor[]): void {
+export function assertF32(op: string, ...ts: Bound[]): void {
   for (const t of ts) {
     if (t.dtype !== "f32") throw new Error(`${op}: expected an f32 tensor, got ${t.dtype} ${t}`);
   }
@@ -41,6 +53,6 @@ export function normAxis(op: string, axis: number, rank: number): number {
   return a;
 }
 
-export function shapeError(op: string, what: string, ...ts: Tensor[]): Error {
+export function shapeError(op: string, what: string, ...ts: Bound[]): Error {
   return new Error(`${op}: ${what} (got ${ts.map((t) => shapeStr(t.shape)).join(" and ")})`);
 }

@@ -9,11 +9,10 @@ import {
   tiledMatmul,
   type TileShape,
 } from "../../gpu/shaders/matmul.ts";
-import { record, type Shape, shapeStr, Tensor } from "../tensor.ts";
+import { adopt, noGrad, record, type Shape, shapeStr, Tensor } from "../tensor.ts";
+import { add } from "./elementwise.ts";
 import { assertF32, kernel, launch } from "./launch.ts";
 import { sumTo, transpose } from "./movement.ts";
-import { add } from "./elementwise.ts";
-import { noGrad } from "../tensor.ts";
 
 export interface MatmulOptions {
   /** Use the transpose of a's last two axes. */
@@ -99,8 +98,14 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
       kernel(`tiled_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile)),
       [an, bn, out],
       tiledGrid(tile, M, N, batch),
-      (u) =>
-        u.u32(M, K, N, p.aBatched ? (M * K) / 4 : 0, p.bBatched ? (K * N) / 4 : 0, (M * N) / 4),
+      {
+        M,
+        K,
+        N,
+        sa: p.aBatched ? (M * K) / 4 : 0,
+        sb: p.bBatched ? (K * N) / 4 : 0,
+        sc: (M * N) / 4,
+      },
     );
     if (an !== a) an.dispose();
     if (bn !== b) bn.dispose();
@@ -110,8 +115,17 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
   const ac = a.shape[a.rank - 1], bc = b.shape[b.rank - 1];
   const aRow = transA ? 1 : ac, aCol = transA ? ac : 1;
   const bRow = transB ? 1 : bc, bCol = transB ? bc : 1;
-  launch(kernel("strided", stridedMatmul), [a, b, out], stridedGrid(M, N, batch), (u) => {
-    u.u32(M, K, N, aRow, aCol, p.aBatched ? M * K : 0, bRow, bCol, p.bBatched ? K * N : 0, M * N);
+  launch(kernel("strided", stridedMatmul), [a, b, out], stridedGrid(M, N, batch), {
+    M,
+    K,
+    N,
+    aRow,
+    aCol,
+    aBatch: p.aBatched ? M * K : 0,
+    bRow,
+    bCol,
+    bBatch: p.bBatched ? K * N : 0,
+    cBatch: M * N,
   });
   return out;
 }
@@ -242,7 +256,7 @@ export function matmulHalf(a: Tensor, b: HalfMatrix): Tensor {
     kernel(`tiled_halfB_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile, true)),
     [a, b.bits, out],
     tiledGrid(tile, M, N, 1),
-    (u) => u.u32(M, K, N, 0, 0, 0),
+    { M, K, N, sa: 0, sb: 0, sc: 0 },
   );
   return out;
 }
@@ -251,7 +265,5 @@ export function matmulHalf(a: Tensor, b: HalfMatrix): Tensor {
 export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   const y = matmul(x, w, { transB: true });
   if (!bias) return y;
-  const out = add(y, bias);
-  if (!out.node && !y.node) y.dispose();
-  return out;
+  return adopt(add(y, bias), [y]);
 }

@@ -1,35 +1,15 @@
 // Shape and movement ops. All copies go through the one strided-copy kernel; reshape is free.
 
-import { MAX_RANK, stridesOf } from "../../gpu/shaders/common.ts";
-import { fill, stridedCopy } from "../../gpu/shaders/elementwise.ts";
+import { stridesOf } from "../../gpu/shaders/common.ts";
+import { broadcastShapes, broadcastStrides } from "../shape.ts";
 import { record, type Shape, shapeStr, sizeOf, Tensor } from "../tensor.ts";
-import { grid1d, kernel, launch, normAxis } from "./launch.ts";
+import { normAxis } from "./launch.ts";
+import { copyStrided, fillInto, sumAxisInto } from "./prims.ts";
 
-/** dst[dstOff + idx·dstStrides] = src[srcOff + idx·srcStrides] over every idx of `shape`. */
-export function copyStrided(
-  src: Tensor,
-  srcOff: number,
-  srcStrides: readonly number[],
-  dst: Tensor,
-  dstOff: number,
-  dstStrides: readonly number[],
-  shape: Shape,
-): void {
-  if (shape.length > MAX_RANK) throw new Error(`rank ${shape.length} > ${MAX_RANK} unsupported`);
-  const n = sizeOf(shape);
-  if (n === 0) return;
-  launch(kernel("strided_copy", stridedCopy), [src, dst], grid1d(n), (u) => {
-    u.u32(n, shape.length, srcOff, dstOff);
-    u.u32x4(shape, MAX_RANK, 1).u32x4(srcStrides, MAX_RANK).u32x4(dstStrides, MAX_RANK);
-  });
-}
+export { broadcastShapes, broadcastStrides, copyStrided };
 
 /** Fills t with a value (f32, or the bit pattern of an i32). */
-export function fillInPlace(t: Tensor, value: number): Tensor {
-  const bits = new Uint32Array(new (t.dtype === "f32" ? Float32Array : Int32Array)([value]).buffer);
-  launch(kernel("fill", fill), [t], grid1d(t.size), (u) => u.u32(t.size, bits[0]));
-  return t;
-}
+export const fillInPlace = (t: Tensor, value: number): Tensor => fillInto(t, value);
 
 export function full(shape: Shape, value: number): Tensor {
   return fillInPlace(Tensor.empty(shape), value);
@@ -132,27 +112,6 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     }));
 }
 
-/** Numpy broadcasting of two shapes, or a clear error. */
-export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
-  const n = Math.max(a.length, b.length);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const da = a[a.length - n + i] ?? 1, db = b[b.length - n + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} do not broadcast`);
-    }
-    out.push(da === 1 ? db : da);
-  }
-  return out;
-}
-
-/** Strides that read a tensor of `shape` broadcast to `outShape` (0 on broadcast axes). */
-export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
-  const s = stridesOf(shape);
-  const lead = outShape.length - shape.length;
-  return outShape.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : s[d - lead]));
-}
-
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const target = broadcastShapes("broadcastTo", x.shape, shape);
   if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
@@ -163,13 +122,6 @@ export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   return record(out, "broadcastTo", [x], (g) => [sumTo(g, x.shape)]);
 }
 
-// sumTo needs the axis reduction; bound late to avoid a module cycle.
-export const late = {
-  sumAxisKeep: (_x: Tensor, _axis: number): Tensor => {
-    throw new Error("reduce ops not loaded");
-  },
-};
-
 /** Sums a broadcast result back to `shape` (the gradient of broadcasting). Not recorded. */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
   if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
@@ -179,7 +131,8 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
     const target = d < lead ? 1 : shape[d - lead];
     if (g.shape[d] === target) continue;
     if (target !== 1) throw new Error(`sumTo: ${g} cannot reduce to ${shapeStr(shape)}`);
-    const next = late.sumAxisKeep(t, d);
+    const next = Tensor.empty(t.shape.map((s, i) => (i === d ? 1 : s)));
+    sumAxisInto(t, d, next, 1);
     if (t !== g) t.dispose();
     t = next;
   }

@@ -13,7 +13,7 @@ import {
   softmaxBackward,
   softmaxForward,
 } from "../../gpu/shaders/rows.ts";
-import { record, shapeStr, Tensor } from "../tensor.ts";
+import { adopt, record, shapeStr, Tensor } from "../tensor.ts";
 import { assertF32, grid1d, kernel, launch, shapeError } from "./launch.ts";
 import { matmul } from "./matmul.ts";
 import { fillInPlace, permute, reshape } from "./movement.ts";
@@ -37,7 +37,7 @@ function softmaxOp(log: boolean, x: Tensor, opts: SoftmaxOptions): Tensor {
   }
   const rows = x.size / Math.max(N, 1);
   const y = Tensor.empty(x.shape);
-  const uni = (u: { u32(...v: number[]): unknown }) => u.u32(rows, N, causal ? 1 : 0);
+  const uni = { n: rows, N, causal: causal ? 1 : 0 };
   launch(kernel(`${op}.fwd`, () => softmaxForward(log)), [x, y], grid1d(rows, ROW_WG), uni);
   return record(y, op, [x], (dy) => {
     const dx = Tensor.empty(x.shape);
@@ -62,14 +62,14 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
   const rows = x.size / N;
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
-  const uni = (u: { u32(...v: number[]): { f32(v: number): unknown } }) => u.u32(rows, N).f32(eps);
+  const uni = { n: rows, N, eps };
   launch(
     kernel("ln.fwd", layerNormForward),
     [x, weight, bias, y, stats],
     grid1d(rows, ROW_WG),
     uni,
   );
-  const out = record(y, "layerNorm", [x, weight, bias], (dy) => {
+  return record(y, "layerNorm", [x, weight, bias], (dy) => {
     let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape);
@@ -87,13 +87,11 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): 
         kernel("ln.bwd_wb", layerNormBackwardParams),
         [x, stats, dy, dw, db],
         grid1d(N, ROW_WG),
-        (u) => u.u32(N, rows),
+        { n: N, rows },
       );
     }
     return [dx, dw, db];
-  });
-  if (!out.node) stats.dispose();
-  return out;
+  }, [stats]);
 }
 
 /** x / max(‖x‖₂, eps) over the last axis (torch.nn.functional.normalize). */
@@ -103,15 +101,13 @@ export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
   const rows = x.size / N;
   const y = Tensor.empty(x.shape);
   const norm = Tensor.empty([rows]);
-  const uni = (u: { u32(...v: number[]): { f32(v: number): unknown } }) => u.u32(rows, N).f32(eps);
+  const uni = { n: rows, N, eps };
   launch(kernel("l2.fwd", l2NormalizeForward), [x, y, norm], grid1d(rows, ROW_WG), uni);
-  const out = record(y, "l2Normalize", [x], (dy) => {
+  return record(y, "l2Normalize", [x], (dy) => {
     const dx = Tensor.empty(x.shape);
     launch(kernel("l2.bwd", l2NormalizeBackward), [y, norm, dy, dx], grid1d(rows, ROW_WG), uni);
     return [dx];
-  });
-  if (!out.node) norm.dispose();
-  return out;
+  }, [norm]);
 }
 
 /** Labels as an i32 tensor, uploading (and range-checking) plain arrays. */
@@ -151,7 +147,7 @@ export function crossEntropy(
     kernel("ce.fwd", crossEntropyForward),
     [logits, lab, losses, lse],
     grid1d(rows, ROW_WG),
-    (u) => u.u32(rows, C),
+    { n: rows, N: C },
   );
   const perRow = record(losses, "crossEntropy", [logits], (g) => {
     const dx = Tensor.empty(logits.shape);
@@ -159,18 +155,12 @@ export function crossEntropy(
       kernel("ce.bwd", crossEntropyBackward),
       [logits, lab, lse, g, dx],
       grid1d(rows * C),
-      (u) => u.u32(rows * C, C),
+      { n: rows * C, N: C },
     );
     return [dx];
-  });
-  if (!perRow.node) {
-    lse.dispose();
-    if (owned) lab.dispose();
-  }
+  }, owned ? [lse, lab] : [lse]);
   if (reduction === "none") return perRow;
-  const out = mean(perRow);
-  if (!out.node) perRow.dispose();
-  return out;
+  return adopt(mean(perRow), [perRow]);
 }
 
 function indexTensor(op: string, ids: Tensor | ArrayLike<number>, V: number): Tensor {
@@ -198,18 +188,16 @@ export function gatherRows(table: Tensor, ids: Tensor | ArrayLike<number>): Tens
   const idShape = ids instanceof Tensor ? ids.shape : [ids.length];
   const rows = idx.size;
   const out = Tensor.empty([...idShape, D]);
-  launch(kernel("gather", gatherKernel), [table, idx, out], grid1d(rows * D), (u) => {
-    u.u32(rows * D, D, V);
+  launch(kernel("gather", gatherKernel), [table, idx, out], grid1d(rows * D), {
+    n: rows * D,
+    D,
+    V,
   });
-  const result = record(out, "gatherRows", [table], (g) => {
+  return record(out, "gatherRows", [table], (g) => {
     const dt = fillInPlace(Tensor.empty(table.shape), 0);
-    launch(kernel("scatter_add", scatterAddRows), [g, idx, dt], grid1d(D), (u) => {
-      u.u32(D, rows, V);
-    });
+    launch(kernel("scatter_add", scatterAddRows), [g, idx, dt], grid1d(D), { n: D, rows, V });
     return [dt];
-  });
-  if (!result.node && idx !== ids) idx.dispose();
-  return result;
+  }, idx === ids ? [] : [idx]);
 }
 
 /** Another name for gatherRows. */
@@ -239,5 +227,5 @@ export function patchConv(x: Tensor, w: Tensor): Tensor {
   const cols = reshape(patches, [B * gh * gw, C * P * P]);
   const w2 = reshape(w, [D, C * P * P]);
   const y = matmul(cols, w2, { transB: true });
-  return reshape(y, [B, gh * gw, D]);
+  return adopt(reshape(y, [B, gh * gw, D]), [x6, patches, cols, w2, y]);
 }

@@ -26,11 +26,6 @@ export function storage(...decls: [string, string, "read" | "rw"][]): string {
     .join("\n");
 }
 
-/** A uniform struct at binding 0. Fields are WGSL declarations like `n: u32`. */
-export function uniforms(...fields: string[]): string {
-  return `struct U { ${fields.join(", ")} };\n@group(0) @binding(0) var<uniform> u: U;`;
-}
-
 /** WGSL expression: element `d` of the uniform array `u.<field>` (array<vec4u, 2>). */
 export function at8(field: string, d: string): string {
   return `u.${field}[${d} >> 2u][${d} & 3u]`;

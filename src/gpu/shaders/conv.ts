@@ -16,35 +16,37 @@
 // gradients through `im2colT` and a plain matmul.
 
 import type { Kernel } from "../runtime.ts";
-import { main1d, storage, uniforms } from "./common.ts";
+import { uniformLayout } from "../uniforms.ts";
+import { main1d, storage } from "./common.ts";
 import type { TileShape } from "./matmul.ts";
 
-const CONV_U = uniforms(
-  "M: u32",
-  "N: u32",
-  "C4: u32",
-  "nct: u32",
-  "inH: u32",
-  "inW: u32",
-  "outH: u32",
-  "outW: u32",
-  "kh: u32",
-  "kw: u32",
-  "sh: u32",
-  "sw: u32",
-  "ph: i32",
-  "pw: i32",
-  "bias: u32",
-  "relu: u32",
-  "residual: u32",
-);
+/** nct: column tiles; bias, relu, residual: the epilogue's switches. */
+const CONV_U = uniformLayout({
+  M: "u32",
+  N: "u32",
+  C4: "u32",
+  nct: "u32",
+  inH: "u32",
+  inW: "u32",
+  outH: "u32",
+  outW: "u32",
+  kh: "u32",
+  kw: "u32",
+  sh: "u32",
+  sw: "u32",
+  ph: "i32",
+  pw: "i32",
+  bias: "u32",
+  relu: "u32",
+  residual: "u32",
+});
 
 /**
  * Bindings: X (input, NHWC), Wm [kh·kw·C, N], Bias [N], Res [M, N], Y [M, N]. The store adds
  * Bias (when u.bias) and Res (when u.residual), then applies ReLU (when u.relu): the epilogue of
  * a frozen convolution + batch norm (+ residual) + ReLU. Unused bindings take any read buffer.
  */
-export function implicitConv({ TM, TN, WG }: TileShape): Kernel {
+export function implicitConv({ TM, TN, WG }: TileShape): Kernel<typeof CONV_U> {
   if (TN % 4 !== 0) throw new Error("implicitConv: TN must be a multiple of 4");
   const TN4 = TN / 4;
   const rows: string[] = [];
@@ -102,7 +104,8 @@ export function implicitConv({ TM, TN, WG }: TileShape): Kernel {
   return {
     name: `conv.implicit_${TM}x${TN}_wg${WG}`,
     bindings: ["read", "read", "read", "read", "rw"],
-    code: `${CONV_U}
+    uniforms: CONV_U,
+    code: `${CONV_U.wgsl}
 ${
       storage(
         ["X", "vec4f", "read"],
@@ -154,29 +157,32 @@ export function implicitConvGrid(t: TileShape, M: number, N: number): [number] {
 
 // Geometry shared by the gather kernels: input [B, inH, inW, C], output pixels [B, outH, outW],
 // taps kh × kw, stride, padding; K = kh · kw · C columns ordered (ky, kx, c).
-const GEOM = [
-  "inH: u32",
-  "inW: u32",
-  "C: u32",
-  "outH: u32",
-  "outW: u32",
-  "kh: u32",
-  "kw: u32",
-  "sh: u32",
-  "sw: u32",
-  "ph: i32",
-  "pw: i32",
-];
+const GEOM = {
+  inH: "u32",
+  inW: "u32",
+  C: "u32",
+  outH: "u32",
+  outW: "u32",
+  kh: "u32",
+  kw: "u32",
+  sh: "u32",
+  sw: "u32",
+  ph: "i32",
+  pw: "i32",
+} as const;
+const IM2COL_U = uniformLayout({ n: "u32", Mc: "u32", m0: "u32", ...GEOM });
+const COL2IM_U = uniformLayout({ n: "u32", b0: "u32", ...GEOM });
 
 /**
  * colsT[k, m - m0] = cols[m, k] for output pixels m in [m0, m0 + Mc): the im2col matrix,
  * transposed (so the weight gradient colsT · dY is a plain matmul). n = K · Mc.
  */
-export function im2colT(): Kernel {
+export function im2colT(): Kernel<typeof IM2COL_U> {
   return {
     name: "conv.im2col_t",
     bindings: ["read", "rw"],
-    code: `${uniforms("n: u32", "Mc: u32", "m0: u32", ...GEOM)}
+    uniforms: IM2COL_U,
+    code: `${IM2COL_U.wgsl}
 ${storage(["X", "f32", "read"], ["Cols", "f32", "rw"])}
 ${
       main1d(`  let k = i / u.Mc; let m = u.m0 + (i - k * u.Mc);
@@ -198,11 +204,12 @@ ${
  * dCols[(b·outH + oy)·outW + ox, (ky·kw + kx)·C + c], for images [b0, b0 + n / (inH·inW·C)).
  * dCols holds the rows of those images only. A gather: deterministic, no atomics.
  */
-export function col2im(): Kernel {
+export function col2im(): Kernel<typeof COL2IM_U> {
   return {
     name: "conv.col2im",
     bindings: ["read", "rw"],
-    code: `${uniforms("n: u32", "b0: u32", ...GEOM)}
+    uniforms: COL2IM_U,
+    code: `${COL2IM_U.wgsl}
 ${storage(["DCols", "f32", "read"], ["DX", "f32", "rw"])}
 ${
       main1d(`  let c = i % u.C; let p = i / u.C;
@@ -228,21 +235,21 @@ ${
   };
 }
 
-const WEIGHT_U = uniforms(
-  "n: u32",
-  "O: u32",
-  "C: u32",
-  "Op: u32",
-  "Cp: u32",
-  "kh: u32",
-  "kw: u32",
-  "flip: u32",
-  "sKy: u32",
-  "sKx: u32",
-  "sC: u32",
-  "sO: u32",
-  "scaled: u32",
-);
+const WEIGHT_U = uniformLayout({
+  n: "u32",
+  O: "u32",
+  C: "u32",
+  Op: "u32",
+  Cp: "u32",
+  kh: "u32",
+  kw: "u32",
+  flip: "u32",
+  sKy: "u32",
+  sKx: "u32",
+  sC: "u32",
+  sO: "u32",
+  scaled: "u32",
+});
 
 /**
  * A PyTorch weight W [O, C, kh, kw] laid out as a matrix for the kernels: one invocation per
@@ -250,11 +257,12 @@ const WEIGHT_U = uniforms(
  * c >= C), times Scale[o] when `scaled` (a folded batch norm), to dst[ky'·sKy + kx'·sKx +
  * c·sC + o·sO], where (ky', kx') = (ky, kx), or the flipped taps (kh-1-ky, kw-1-kx) when `flip`.
  */
-export function weightToMatrix(): Kernel {
+export function weightToMatrix(): Kernel<typeof WEIGHT_U> {
   return {
     name: "conv.weight_to_matrix",
     bindings: ["read", "read", "rw"],
-    code: `${WEIGHT_U}
+    uniforms: WEIGHT_U,
+    code: `${WEIGHT_U.wgsl}
 ${storage(["W", "f32", "read"], ["Scale", "f32", "read"], ["Dst", "f32", "rw"])}
 ${
       main1d(`  let kx = i % u.kw; let t = i / u.kw; let ky = t % u.kh; let t2 = t / u.kh;
@@ -272,11 +280,12 @@ ${
 }
 
 /** The inverse for gradients: dW[o, c, ky, kx] = Src[ky·sKy + kx·sKx + c·sC + o·sO] (n = O·C·kh·kw). */
-export function matrixToWeight(): Kernel {
+export function matrixToWeight(): Kernel<typeof WEIGHT_U> {
   return {
     name: "conv.matrix_to_weight",
     bindings: ["read", "rw"],
-    code: `${WEIGHT_U}
+    uniforms: WEIGHT_U,
+    code: `${WEIGHT_U.wgsl}
 ${storage(["Src", "f32", "read"], ["DW", "f32", "rw"])}
 ${
       main1d(`  let kx = i % u.kw; let t = i / u.kw; let ky = t % u.kh; let t2 = t / u.kh;
@@ -288,26 +297,27 @@ ${
 
 // ---- average pooling over [N, H, W, C] (NCHW is [B·C, H, W, 1]) -----------------------------
 
-const POOL_U = uniforms(
-  "n: u32",
-  "H: u32",
-  "W: u32",
-  "C: u32",
-  "Ho: u32",
-  "Wo: u32",
-  "kh: u32",
-  "kw: u32",
-  "sh: u32",
-  "sw: u32",
-  "inv: f32",
-);
+const POOL_U = uniformLayout({
+  n: "u32",
+  H: "u32",
+  W: "u32",
+  C: "u32",
+  Ho: "u32",
+  Wo: "u32",
+  kh: "u32",
+  kw: "u32",
+  sh: "u32",
+  sw: "u32",
+  inv: "f32",
+});
 
 /** Y[b, oy, ox, c] = mean of X over the window at (oy·sh, ox·sw) (no padding, floor mode). */
-export function avgPoolForward(): Kernel {
+export function avgPoolForward(): Kernel<typeof POOL_U> {
   return {
     name: "avg_pool.forward",
     bindings: ["read", "rw"],
-    code: `${POOL_U}
+    uniforms: POOL_U,
+    code: `${POOL_U.wgsl}
 ${storage(["X", "f32", "read"], ["Y", "f32", "rw"])}
 ${
       main1d(`  let c = i % u.C; let p = i / u.C;
@@ -323,11 +333,12 @@ ${
 }
 
 /** dX[b, iy, ix, c] = Σ over the windows that contain (iy, ix) of dY / (kh·kw) (a gather). */
-export function avgPoolBackward(): Kernel {
+export function avgPoolBackward(): Kernel<typeof POOL_U> {
   return {
     name: "avg_pool.backward",
     bindings: ["read", "rw"],
-    code: `${POOL_U}
+    uniforms: POOL_U,
+    code: `${POOL_U.wgsl}
 ${storage(["DY", "f32", "read"], ["DX", "f32", "rw"])}
 ${
       main1d(`  let c = i % u.C; let p = i / u.C;
@@ -348,7 +359,14 @@ ${
 // ---- batch norm with frozen statistics over [outer, C, inner] -------------------------------
 // y = (x - mean[c]) · w[c] / sqrt(var[c] + eps) + b[c], optionally followed by ReLU.
 
-const BN_U = uniforms("n: u32", "C: u32", "inner: u32", "outer: u32", "eps: f32", "relu: u32");
+const BN_U = uniformLayout({
+  n: "u32",
+  C: "u32",
+  inner: "u32",
+  outer: "u32",
+  eps: "f32",
+  relu: "u32",
+});
 const BN_STORAGE: [string, string, "read"][] = [
   ["Wt", "f32", "read"],
   ["Bs", "f32", "read"],
@@ -356,11 +374,12 @@ const BN_STORAGE: [string, string, "read"][] = [
   ["Var", "f32", "read"],
 ];
 
-export function batchNormForward(): Kernel {
+export function batchNormForward(): Kernel<typeof BN_U> {
   return {
     name: "batch_norm.forward",
     bindings: ["read", "read", "read", "read", "read", "rw"],
-    code: `${BN_U}
+    uniforms: BN_U,
+    code: `${BN_U.wgsl}
 ${storage(["X", "f32", "read"], ...BN_STORAGE, ["Y", "f32", "rw"])}
 ${
       main1d(`  let c = (i / u.inner) % u.C;
@@ -372,11 +391,12 @@ ${
 }
 
 /** dX = dY · w / sqrt(var + eps), masked by y > 0 after a fused ReLU. */
-export function batchNormBackwardInput(): Kernel {
+export function batchNormBackwardInput(): Kernel<typeof BN_U> {
   return {
     name: "batch_norm.backward_input",
     bindings: ["read", "read", "read", "read", "read", "read", "rw"],
-    code: `${BN_U}
+    uniforms: BN_U,
+    code: `${BN_U.wgsl}
 ${storage(["Y", "f32", "read"], ...BN_STORAGE, ["DY", "f32", "read"], ["DX", "f32", "rw"])}
 ${
       main1d(`  let c = (i / u.inner) % u.C;
@@ -388,11 +408,12 @@ ${
 }
 
 /** One invocation per channel (n = C): dw = Σ dy·x̂, db = Σ dy (dy masked after a ReLU). */
-export function batchNormBackwardParams(): Kernel {
+export function batchNormBackwardParams(): Kernel<typeof BN_U> {
   return {
     name: "batch_norm.backward_params",
     bindings: ["read", "read", "read", "read", "read", "read", "read", "rw", "rw"],
-    code: `${BN_U}
+    uniforms: BN_U,
+    code: `${BN_U.wgsl}
 ${
       storage(
         ["X", "f32", "read"],
@@ -422,15 +443,18 @@ ${
   };
 }
 
+const FOLD_U = uniformLayout({ n: "u32", C: "u32", eps: "f32" });
+
 /**
  * A frozen batch norm as a per-channel affine map, padded to Np channels (n): Scale = w /
  * sqrt(var + eps), Shift = b - mean · Scale (zero past C).
  */
-export function batchNormFold(): Kernel {
+export function batchNormFold(): Kernel<typeof FOLD_U> {
   return {
     name: "batch_norm.fold",
     bindings: ["read", "read", "read", "read", "rw", "rw"],
-    code: `${uniforms("n: u32", "C: u32", "eps: f32")}
+    uniforms: FOLD_U,
+    code: `${FOLD_U.wgsl}
 ${storage(...BN_STORAGE, ["Scale", "f32", "rw"], ["Shift", "f32", "rw"])}
 ${
       main1d(`  var sc = 0.0; var sh = 0.0;
@@ -444,12 +468,15 @@ ${
   };
 }
 
+const MASK_U = uniformLayout({ n: "u32" });
+
 /** dZ = dY where Y > 0, else 0 (the ReLU of a fused epilogue, from its output). */
-export function reluMask(): Kernel {
+export function reluMask(): Kernel<typeof MASK_U> {
   return {
     name: "conv.relu_mask",
     bindings: ["read", "read", "rw"],
-    code: `${uniforms("n: u32")}
+    uniforms: MASK_U,
+    code: `${MASK_U.wgsl}
 ${storage(["Y", "f32", "read"], ["DY", "f32", "read"], ["DZ", "f32", "rw"])}
 ${main1d(`  DZ[i] = select(0.0, DY[i], Y[i] > 0.0);`)}`,
   };

@@ -2,7 +2,8 @@
 // ternary ops with broadcasting through strides, a general strided copy, fill.
 
 import type { Kernel } from "../runtime.ts";
-import { at8, main1d, storage, uniforms } from "./common.ts";
+import { uniformLayout } from "../uniforms.ts";
+import { at8, main1d, storage } from "./common.ts";
 
 /**
  * Unary ops. `fwd` is an expression in `x` and the scalar parameters `p0`, `p1`;
@@ -57,22 +58,26 @@ fn powf(x: f32, p: f32) -> f32 {
   return select(r, -r, (i32(p) & 1) == 1);
 }`;
 
-export function unaryForward(name: UnaryName): Kernel {
+const UNARY_U = uniformLayout({ n: "u32", p0: "f32", p1: "f32" });
+
+export function unaryForward(name: UnaryName): Kernel<typeof UNARY_U> {
   return {
     name: `${name}.forward`,
     bindings: ["read", "rw"],
-    code: `${uniforms("n: u32", "p0: f32", "p1: f32")}
+    uniforms: UNARY_U,
+    code: `${UNARY_U.wgsl}
 ${storage(["X", "f32", "read"], ["Y", "f32", "rw"])}
 ${MATH}
 ${main1d(`  let x = X[i]; let p0 = u.p0; let p1 = u.p1;\n  Y[i] = ${UNARY[name].fwd};`)}`,
   };
 }
 
-export function unaryBackward(name: UnaryName): Kernel {
+export function unaryBackward(name: UnaryName): Kernel<typeof UNARY_U> {
   return {
     name: `${name}.backward`,
     bindings: ["read", "read", "read", "rw"],
-    code: `${uniforms("n: u32", "p0: f32", "p1: f32")}
+    uniforms: UNARY_U,
+    code: `${UNARY_U.wgsl}
 ${storage(["X", "f32", "read"], ["Yv", "f32", "read"], ["DY", "f32", "read"], ["DX", "f32", "rw"])}
 ${MATH}
 ${
@@ -95,14 +100,15 @@ export const BINARY = {
 } as const;
 export type BinaryName = keyof typeof BINARY;
 
-const BCAST_UNIFORMS = uniforms(
-  "n: u32",
-  "rank: u32",
-  "shape: array<vec4u, 2>",
-  "sa: array<vec4u, 2>",
-  "sb: array<vec4u, 2>",
-  "sc: array<vec4u, 2>",
-);
+/** Broadcasting kernels: output shape, and the strides of up to three inputs (binary: sa, sb). */
+const BCAST_U = uniformLayout({
+  n: "u32",
+  rank: "u32",
+  shape: "array<vec4u, 2>",
+  sa: "array<vec4u, 2>",
+  sb: "array<vec4u, 2>",
+  sc: "array<vec4u, 2>",
+});
 
 /** Offsets of flat output index i into inputs with strides sa, sb (and sc), by decomposition. */
 function offsets(names: string[]): string {
@@ -120,60 +126,67 @@ function offsets(names: string[]): string {
 }
 
 /** out = a (op) b; `broadcast` false when both inputs already have the output's shape. */
-export function binary(name: BinaryName, broadcast: boolean): Kernel {
+export function binary(name: BinaryName, broadcast: boolean): Kernel<typeof BCAST_U> {
   const body = broadcast
     ? `${offsets(["sa", "sb"])}\n  let a = A[osa]; let b = B[osb];\n  C[i] = ${BINARY[name]};`
     : `  let a = A[i]; let b = B[i];\n  C[i] = ${BINARY[name]};`;
   return {
     name: `${name}.${broadcast ? "bcast" : "same"}`,
     bindings: ["read", "read", "rw"],
-    code: `${BCAST_UNIFORMS}
+    uniforms: BCAST_U,
+    code: `${BCAST_U.wgsl}
 ${storage(["A", "f32", "read"], ["B", "f32", "read"], ["C", "f32", "rw"])}
 ${main1d(body)}`,
   };
 }
 
 /** out = cond != 0 ? a : b, all three broadcast to the output. */
-export function where(): Kernel {
+export function where(): Kernel<typeof BCAST_U> {
   return {
     name: "where.forward",
     bindings: ["read", "read", "read", "rw"],
-    code: `${BCAST_UNIFORMS}
+    uniforms: BCAST_U,
+    code: `${BCAST_U.wgsl}
 ${storage(["Cd", "f32", "read"], ["A", "f32", "read"], ["B", "f32", "read"], ["Out", "f32", "rw"])}
 ${main1d(`${offsets(["sa", "sb", "sc"])}\n  Out[i] = select(B[osc], A[osb], Cd[osa] != 0.0);`)}`,
   };
 }
+
+/** Strided copy: sa, sb are the source and destination strides. */
+const COPY_U = uniformLayout({
+  n: "u32",
+  rank: "u32",
+  srcOff: "u32",
+  dstOff: "u32",
+  shape: "array<vec4u, 2>",
+  sa: "array<vec4u, 2>",
+  sb: "array<vec4u, 2>",
+});
 
 /**
  * The one movement kernel: for every index of `shape`, dst[dstOff + idx·dstStrides] =
  * src[srcOff + idx·srcStrides]. Serves permute, slice, broadcast, concat and their gradients.
  * Copies 32-bit words, so it moves f32 and i32 alike.
  */
-export function stridedCopy(): Kernel {
+export function stridedCopy(): Kernel<typeof COPY_U> {
   return {
     name: "strided_copy",
     bindings: ["read", "rw"],
-    code: `${
-      uniforms(
-        "n: u32",
-        "rank: u32",
-        "srcOff: u32",
-        "dstOff: u32",
-        "shape: array<vec4u, 2>",
-        "sa: array<vec4u, 2>",
-        "sb: array<vec4u, 2>",
-      )
-    }
+    uniforms: COPY_U,
+    code: `${COPY_U.wgsl}
 ${storage(["Src", "u32", "read"], ["Dst", "u32", "rw"])}
 ${main1d(`${offsets(["sa", "sb"])}\n  Dst[u.dstOff + osb] = Src[u.srcOff + osa];`)}`,
   };
 }
 
-export function fill(): Kernel {
+const FILL_U = uniformLayout({ n: "u32", value: "u32" });
+
+export function fill(): Kernel<typeof FILL_U> {
   return {
     name: "fill",
     bindings: ["rw"],
-    code: `${uniforms("n: u32", "value: u32")}
+    uniforms: FILL_U,
+    code: `${FILL_U.wgsl}
 ${storage(["Y", "u32", "rw"])}
 ${main1d(`  Y[i] = u.value;`)}`,
   };

@@ -18,7 +18,8 @@
 // so thin outputs (per-head attention: N = 64 or 77) still fill the 8 SIMD lanes.
 
 import type { Kernel } from "../runtime.ts";
-import { storage, uniforms } from "./common.ts";
+import { uniformLayout } from "../uniforms.ts";
+import { storage } from "./common.ts";
 
 export interface TileShape {
   TM: number;
@@ -27,7 +28,8 @@ export interface TileShape {
   WG: number;
 }
 
-const TILED_U = uniforms("M: u32", "K: u32", "N: u32", "sa: u32", "sb: u32", "sc: u32");
+/** sa, sb, sc: batch strides of A, B and C. */
+const TILED_U = uniformLayout({ M: "u32", K: "u32", N: "u32", sa: "u32", sb: "u32", sc: "u32" });
 
 /**
  * The register-tiled kernel for K % 4 == 0 and N % 4 == 0 (uniforms: sa, sb, sc in vec4s).
@@ -36,7 +38,7 @@ const TILED_U = uniforms("M: u32", "K: u32", "N: u32", "sa: u32", "sb: u32", "sc
  * 26 × 24 tile loads 26 + 12 elements instead of 26 + 24: the loads, not the FMAs, bound the
  * speed here. `unpack2x16float` is core WGSL (no shader-f16 feature needed).
  */
-export function tiledMatmul({ TM, TN, WG }: TileShape, halfB = false): Kernel {
+export function tiledMatmul({ TM, TN, WG }: TileShape, halfB = false): Kernel<typeof TILED_U> {
   if (TN % (halfB ? 8 : 4) !== 0) {
     throw new Error(`tiledMatmul: TN must be a multiple of ${halfB ? 8 : 4}`);
   }
@@ -92,7 +94,8 @@ export function tiledMatmul({ TM, TN, WG }: TileShape, halfB = false): Kernel {
   return {
     name: `matmul.tiled${halfB ? "_halfB" : ""}_${TM}x${TN}_wg${WG}`,
     bindings: ["read", "read", "rw"],
-    code: `${TILED_U}
+    uniforms: TILED_U,
+    code: `${TILED_U.wgsl}
 ${storage(["A", "vec4f", "read"], ["B", halfB ? "vec4u" : "vec4f", "read"], ["C", "vec4f", "rw"])}
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -133,18 +136,18 @@ export function tiledGrid(
   return [Math.ceil(tiles / t.WG), 1, batch];
 }
 
-const STRIDED_U = uniforms(
-  "M: u32",
-  "K: u32",
-  "N: u32",
-  "aRow: u32",
-  "aCol: u32",
-  "aBatch: u32",
-  "bRow: u32",
-  "bCol: u32",
-  "bBatch: u32",
-  "cBatch: u32",
-);
+const STRIDED_U = uniformLayout({
+  M: "u32",
+  K: "u32",
+  N: "u32",
+  aRow: "u32",
+  aCol: "u32",
+  aBatch: "u32",
+  bRow: "u32",
+  bCol: "u32",
+  bBatch: "u32",
+  cBatch: "u32",
+});
 
 /** Register tile of the strided kernel: TM × TN outputs per invocation, WG invocations. */
 export const STRIDED_TILE: TileShape = { TM: 16, TN: 16, WG: 16 };
@@ -155,7 +158,7 @@ export const STRIDED_TILE: TileShape = { TM: 16, TN: 16, WG: 16 };
  * TM × TN register tile per invocation. Tiles are numbered row-major over the output and laid
  * out flat along x, so that narrow outputs (N = 77: five column tiles) still fill the SIMD lanes.
  */
-export function stridedMatmul(t: TileShape = STRIDED_TILE): Kernel {
+export function stridedMatmul(t: TileShape = STRIDED_TILE): Kernel<typeof STRIDED_U> {
   const { TM, TN, WG } = t;
   if (TN % 4 !== 0) throw new Error("stridedMatmul: TN must be a multiple of 4");
   const TN4 = TN / 4;
@@ -189,7 +192,8 @@ export function stridedMatmul(t: TileShape = STRIDED_TILE): Kernel {
   return {
     name: `matmul.strided_${TM}x${TN}_wg${WG}`,
     bindings: ["read", "read", "rw"],
-    code: `${STRIDED_U}
+    uniforms: STRIDED_U,
+    code: `${STRIDED_U.wgsl}
 ${storage(["A", "f32", "read"], ["B", "f32", "read"], ["C", "f32", "rw"])}
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -223,11 +227,12 @@ export function stridedGrid(
 }
 
 /** Textbook kernel, one output per invocation: the baseline that bench/matmul.ts compares to. */
-export function naiveMatmul(): Kernel {
+export function naiveMatmul(): Kernel<typeof TILED_U> {
   return {
     name: "matmul.naive",
     bindings: ["read", "read", "rw"],
-    code: `${TILED_U}
+    uniforms: TILED_U,
+    code: `${TILED_U.wgsl}
 ${storage(["A", "f32", "read"], ["B", "f32", "read"], ["C", "f32", "rw"])}
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(global_invocation_id) g: vec3u) {

@@ -2,14 +2,18 @@
 // Scalars that depend on the step (bias corrections, scheduled lr) come in the uniform.
 
 import type { Kernel } from "../runtime.ts";
-import { main1d, storage, uniforms } from "./common.ts";
+import { uniformLayout } from "../uniforms.ts";
+import { main1d, storage } from "./common.ts";
+
+const SGD_U = uniformLayout({ n: "u32", lr: "f32", momentum: "f32", wd: "f32", first: "u32" });
 
 /** PyTorch SGD: d = g + wd·p; m = μ·m + d (m = d at step 1); p -= lr·m (nesterov off). */
-export function sgdStep(): Kernel {
+export function sgdStep(): Kernel<typeof SGD_U> {
   return {
     name: "optim.sgd",
     bindings: ["rw", "read", "rw"],
-    code: `${uniforms("n: u32", "lr: f32", "momentum: f32", "wd: f32", "first: u32")}
+    uniforms: SGD_U,
+    code: `${SGD_U.wgsl}
 ${storage(["P", "f32", "rw"], ["G", "f32", "read"], ["Mom", "f32", "rw"])}
 ${
       main1d(`  let d = G[i] + u.wd * P[i];
@@ -21,24 +25,26 @@ ${
   };
 }
 
+/** bc1, bc2: the bias corrections 1 - β^t. */
+const ADAM_U = uniformLayout({
+  n: "u32",
+  lr: "f32",
+  b1: "f32",
+  b2: "f32",
+  eps: "f32",
+  wd: "f32",
+  bc1: "f32",
+  bc2: "f32",
+  decoupled: "u32",
+});
+
 /** Adam (decoupled = 0: wd added to g) or AdamW (decoupled = 1: p -= lr·wd·p first). */
-export function adamStep(): Kernel {
+export function adamStep(): Kernel<typeof ADAM_U> {
   return {
     name: "optim.adam",
     bindings: ["rw", "read", "rw", "rw"],
-    code: `${
-      uniforms(
-        "n: u32",
-        "lr: f32",
-        "b1: f32",
-        "b2: f32",
-        "eps: f32",
-        "wd: f32",
-        "bc1: f32",
-        "bc2: f32",
-        "decoupled: u32",
-      )
-    }
+    uniforms: ADAM_U,
+    code: `${ADAM_U.wgsl}
 ${storage(["P", "f32", "rw"], ["G", "f32", "read"], ["M1", "f32", "rw"], ["M2", "f32", "rw"])}
 ${
       main1d(`  var p = P[i];
@@ -53,23 +59,29 @@ ${
   };
 }
 
+const CLAMP_U = uniformLayout({ n: "u32", lo: "f32", hi: "f32" });
+
 /** p = clamp(p, lo, hi): projection onto an L∞ ball (or any box) after a step. */
-export function clampInPlace(): Kernel {
+export function clampInPlace(): Kernel<typeof CLAMP_U> {
   return {
     name: "optim.clamp_in_place",
     bindings: ["rw"],
-    code: `${uniforms("n: u32", "lo: f32", "hi: f32")}
+    uniforms: CLAMP_U,
+    code: `${CLAMP_U.wgsl}
 ${storage(["P", "f32", "rw"])}
 ${main1d(`  P[i] = clamp(P[i], u.lo, u.hi);`)}`,
   };
 }
 
+const CHECK_U = uniformLayout({ n: "u32", slot: "u32" });
+
 /** Sets flags[slot] = 1 if any of the n words is a NaN or Inf bit pattern (debug mode). */
-export function nonFiniteCheck(): Kernel {
+export function nonFiniteCheck(): Kernel<typeof CHECK_U> {
   return {
     name: "debug.non_finite_check",
     bindings: ["read", "rw"],
-    code: `${uniforms("n: u32", "slot: u32")}
+    uniforms: CHECK_U,
+    code: `${CHECK_U.wgsl}
 ${storage(["X", "u32", "read"], ["Flags", "u32", "rw"])}
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_id) l: vec3u) {

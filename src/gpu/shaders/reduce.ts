@@ -2,16 +2,18 @@
 // (outer, inner) pair walks R in order, so results are deterministic.
 
 import type { Kernel } from "../runtime.ts";
-import { main1d, storage, uniforms } from "./common.ts";
+import { uniformLayout } from "../uniforms.ts";
+import { main1d, storage } from "./common.ts";
 
-const U = uniforms("n: u32", "R: u32", "inner: u32", "scale: f32");
+const AXIS_U = uniformLayout({ n: "u32", R: "u32", inner: "u32", scale: "f32" });
 
 /** out[o, j] = scale · Σ_r x[o, r, j] (scale = 1 for sum, 1/R for mean). */
-export function sumAxis(): Kernel {
+export function sumAxis(): Kernel<typeof AXIS_U> {
   return {
     name: "sum_axis.forward",
     bindings: ["read", "rw"],
-    code: `${U}
+    uniforms: AXIS_U,
+    code: `${AXIS_U.wgsl}
 ${storage(["X", "f32", "read"], ["Y", "f32", "rw"])}
 ${
       main1d(`  let o = i / u.inner; let j = i % u.inner;
@@ -24,11 +26,12 @@ ${
 }
 
 /** out[o, j] = max_r x[o, r, j] and the first r reaching it. NaN wins, as in PyTorch. */
-export function maxAxis(): Kernel {
+export function maxAxis(): Kernel<typeof AXIS_U> {
   return {
     name: "max_axis.forward",
     bindings: ["read", "rw", "rw"],
-    code: `${U}
+    uniforms: AXIS_U,
+    code: `${AXIS_U.wgsl}
 ${storage(["X", "f32", "read"], ["Y", "f32", "rw"], ["Idx", "u32", "rw"])}
 ${
       main1d(`  let o = i / u.inner; let j = i % u.inner;
@@ -46,11 +49,12 @@ ${
 }
 
 /** dx[o, r, j] = r == idx[o, j] ? dy[o, j] : 0 (n = size of x). */
-export function maxAxisBackward(): Kernel {
+export function maxAxisBackward(): Kernel<typeof AXIS_U> {
   return {
     name: "max_axis.backward",
     bindings: ["read", "read", "rw"],
-    code: `${U}
+    uniforms: AXIS_U,
+    code: `${AXIS_U.wgsl}
 ${storage(["DY", "f32", "read"], ["Idx", "u32", "read"], ["DX", "f32", "rw"])}
 ${
       main1d(`  let j = i % u.inner;

@@ -2,7 +2,8 @@
 // A "row" is the last axis; one invocation owns one row, so sums are ordered and deterministic.
 
 import type { Kernel } from "../runtime.ts";
-import { main1d, storage, uniforms } from "./common.ts";
+import { uniformLayout } from "../uniforms.ts";
+import { main1d, storage } from "./common.ts";
 
 const ROW_WG = 64;
 const NEG_INF = "bitcast<f32>(0xff800000u)";
@@ -10,12 +11,12 @@ const NEG_INF = "bitcast<f32>(0xff800000u)";
 // ---- softmax / log-softmax over the last axis, optional causal mask -------------------------
 // With `causal`, row i of each [T, T] block sees columns 0..(i mod T): CLIP's text mask.
 
-const SOFTMAX_U = uniforms("n: u32", "N: u32", "causal: u32");
+const SOFTMAX_U = uniformLayout({ n: "u32", N: "u32", causal: "u32" });
 const VALID = `  let base = i * u.N;
   var lim = u.N;
   if (u.causal != 0u) { lim = min(u.N, (i % u.N) + 1u); }`;
 
-export function softmaxForward(log: boolean): Kernel {
+export function softmaxForward(log: boolean): Kernel<typeof SOFTMAX_U> {
   const name = log ? "log_softmax" : "softmax";
   const write = log
     ? `Y[base + j] = select(${NEG_INF}, X[base + j] - m - log(s), j < lim);`
@@ -23,7 +24,8 @@ export function softmaxForward(log: boolean): Kernel {
   return {
     name: `${name}.forward`,
     bindings: ["read", "rw"],
-    code: `${SOFTMAX_U}
+    uniforms: SOFTMAX_U,
+    code: `${SOFTMAX_U.wgsl}
 ${storage(["X", "f32", "read"], ["Y", "f32", "rw"])}
 ${
       main1d(
@@ -39,7 +41,7 @@ ${
   };
 }
 
-export function softmaxBackward(log: boolean): Kernel {
+export function softmaxBackward(log: boolean): Kernel<typeof SOFTMAX_U> {
   const name = log ? "log_softmax" : "softmax";
   // softmax: dx = y (dy - Σ dy·y);  log-softmax: dx = dy - exp(y) Σ dy
   const dot = log ? "acc += DY[base + j];" : "acc += DY[base + j] * Y[base + j];";
@@ -49,7 +51,8 @@ export function softmaxBackward(log: boolean): Kernel {
   return {
     name: `${name}.backward`,
     bindings: ["read", "read", "rw"],
-    code: `${SOFTMAX_U}
+    uniforms: SOFTMAX_U,
+    code: `${SOFTMAX_U.wgsl}
 ${storage(["Y", "f32", "read"], ["DY", "f32", "read"], ["DX", "f32", "rw"])}
 ${
       main1d(
@@ -65,13 +68,15 @@ ${
 
 // ---- layer norm: y = (x - mean) · rstd · w + b, stats = (mean, rstd) per row ---------------
 
-const LN_U = uniforms("n: u32", "N: u32", "eps: f32");
+const LN_U = uniformLayout({ n: "u32", N: "u32", eps: "f32" });
+const LN_PARAMS_U = uniformLayout({ n: "u32", rows: "u32" });
 
-export function layerNormForward(): Kernel {
+export function layerNormForward(): Kernel<typeof LN_U> {
   return {
     name: "layer_norm.forward",
     bindings: ["read", "read", "read", "rw", "rw"],
-    code: `${LN_U}
+    uniforms: LN_U,
+    code: `${LN_U.wgsl}
 ${
       storage(
         ["X", "f32", "read"],
@@ -100,11 +105,12 @@ ${
 }
 
 /** dx = rstd (dxh - mean(dxh) - xh · mean(dxh · xh)), dxh = dy · w. */
-export function layerNormBackwardInput(): Kernel {
+export function layerNormBackwardInput(): Kernel<typeof LN_U> {
   return {
     name: "layer_norm.backward_input",
     bindings: ["read", "read", "read", "read", "rw"],
-    code: `${LN_U}
+    uniforms: LN_U,
+    code: `${LN_U.wgsl}
 ${
       storage(
         ["X", "f32", "read"],
@@ -136,11 +142,12 @@ ${
 }
 
 /** One invocation per column: dw = Σ_rows dy · xh, db = Σ_rows dy (n = N columns). */
-export function layerNormBackwardParams(): Kernel {
+export function layerNormBackwardParams(): Kernel<typeof LN_PARAMS_U> {
   return {
     name: "layer_norm.backward_params",
     bindings: ["read", "read", "read", "rw", "rw"],
-    code: `${uniforms("n: u32", "rows: u32")}
+    uniforms: LN_PARAMS_U,
+    code: `${LN_PARAMS_U.wgsl}
 ${
       storage(
         ["X", "f32", "read"],
@@ -169,13 +176,14 @@ ${
 
 // ---- L2 normalise: y = x / max(‖x‖, eps), norm saved per row -------------------------------
 
-const L2_U = uniforms("n: u32", "N: u32", "eps: f32");
+const L2_U = uniformLayout({ n: "u32", N: "u32", eps: "f32" });
 
-export function l2NormalizeForward(): Kernel {
+export function l2NormalizeForward(): Kernel<typeof L2_U> {
   return {
     name: "l2_normalize.forward",
     bindings: ["read", "rw", "rw"],
-    code: `${L2_U}
+    uniforms: L2_U,
+    code: `${L2_U.wgsl}
 ${storage(["X", "f32", "read"], ["Y", "f32", "rw"], ["Norm", "f32", "rw"])}
 ${
       main1d(
@@ -193,11 +201,12 @@ ${
 }
 
 /** Above eps: dx = (dy - y Σ dy·y) / ‖x‖; below it the map is x/eps, so dx = dy/eps. */
-export function l2NormalizeBackward(): Kernel {
+export function l2NormalizeBackward(): Kernel<typeof L2_U> {
   return {
     name: "l2_normalize.backward",
     bindings: ["read", "read", "read", "rw"],
-    code: `${L2_U}
+    uniforms: L2_U,
+    code: `${L2_U.wgsl}
 ${
       storage(["Y", "f32", "read"], ["Norm", "f32", "read"], ["DY", "f32", "read"], [
         "DX",
@@ -224,13 +233,14 @@ ${
 
 // ---- cross-entropy from logits: loss_r = logsumexp(x_r) - x_r[label_r] ----------------------
 
-const CE_U = uniforms("n: u32", "N: u32");
+const CE_U = uniformLayout({ n: "u32", N: "u32" });
 
-export function crossEntropyForward(): Kernel {
+export function crossEntropyForward(): Kernel<typeof CE_U> {
   return {
     name: "cross_entropy.forward",
     bindings: ["read", "read", "rw", "rw"],
-    code: `${CE_U}
+    uniforms: CE_U,
+    code: `${CE_U.wgsl}
 ${
       storage(["X", "f32", "read"], ["Label", "i32", "read"], ["Loss", "f32", "rw"], [
         "Lse",
@@ -258,11 +268,12 @@ ${
 }
 
 /** dx[r, j] = (softmax(x_r)_j - [j == label_r]) · g_r (n = rows · N). */
-export function crossEntropyBackward(): Kernel {
+export function crossEntropyBackward(): Kernel<typeof CE_U> {
   return {
     name: "cross_entropy.backward",
     bindings: ["read", "read", "read", "read", "rw"],
-    code: `${CE_U}
+    uniforms: CE_U,
+    code: `${CE_U.wgsl}
 ${
       storage(
         ["X", "f32", "read"],
