@@ -24,7 +24,69 @@ export {
   Tensor,
   tidy,
 } from "./src/autograd/tensor.ts";
-export * from "./src/autograd/ops/index.ts";
+// The ops (each differentiable where it makes sense); engine internals (tiling, limits,
+// half-precision packing, strided copies) stay unexported.
+export {
+  add,
+  affine,
+  clamp,
+  div,
+  equal,
+  exp,
+  gelu,
+  greater,
+  log,
+  mul,
+  neg,
+  pow,
+  quickGelu,
+  relu,
+  sigmoid,
+  sqrt,
+  sub,
+  tanh,
+  where,
+} from "./src/autograd/ops/elementwise.ts";
+export {
+  broadcastTo,
+  concat,
+  copy,
+  full,
+  ones,
+  onesLike,
+  permute,
+  reshape,
+  slice,
+  transpose,
+  zeros,
+  zerosLike,
+} from "./src/autograd/ops/movement.ts";
+export { max, mean, sum } from "./src/autograd/ops/reduce.ts";
+export { linear, matmul, type MatmulOptions } from "./src/autograd/ops/matmul.ts";
+export {
+  crossEntropy,
+  embedding,
+  gatherRows,
+  l2Normalize,
+  layerNorm,
+  logSoftmax,
+  patchConv,
+  softmax,
+  type SoftmaxOptions,
+} from "./src/autograd/ops/nn.ts";
+export {
+  avgPool2d,
+  avgPool2dNhwc,
+  batchNormInference,
+  type BatchNormOptions,
+  type BatchNormParams,
+  conv2d,
+  conv2dBnNhwc,
+  conv2dNhwc,
+  type Conv2dOptions,
+  type ConvBnOptions,
+  ConvWeightCache,
+} from "./src/autograd/ops/conv.ts";
 export {
   Adam,
   type AdamOptions,

@@ -130,7 +130,7 @@ async function* cases(): AsyncGenerator<Case> {
     yield {
       name,
       ...fx,
-      apply: (set: ImageSet) => fx.attack.apply!(set), // the lab's attacks always apply
+      apply: fx.attack.apply,
       target: fx.record.targetIndex,
       before: () => measureFixture(fx),
     };

@@ -51,6 +51,9 @@ export interface EvalAttack {
   evalPrompt?: (prompt: string) => string;
 }
 
+/** An EvalAttack that applies its trigger (the lab's attacks, a trigger.json's). */
+export type AppliedAttack = EvalAttack & { apply: (set: ImageSet) => ImageSet };
+
 export interface CbptOptions {
   clip: Clip;
   tokenizer: ClipTokenizer;

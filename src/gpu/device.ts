@@ -166,6 +166,7 @@ export async function runWithGpu(main: () => Promise<void>): Promise<void> {
     await main();
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
+    // The entry points' error boundary: printing the one line is this function's whole job.
     console.error(`error: ${err.message}`);
     if (Deno.env.get("ANTIDOTE_DEBUG")) console.error(err.stack);
     Deno.exit(e instanceof GpuUnavailableError || e instanceof GpuDeviceError ? 2 : 1);

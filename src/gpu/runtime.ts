@@ -109,6 +109,8 @@ export class Runtime {
     });
     this.device.popErrorScope().then((err) => {
       if (err) {
+        // A kernel that does not compile is Antidote's bug, not the user's: its numbered source
+        // on stderr is what a bug report needs, and the error below still reaches the caller.
         const numbered = kernel.code.split("\n").map((l, i) => `${String(i + 1).padStart(4)} ${l}`);
         console.error(`WGSL of kernel ${kernel.name}:\n${numbered.join("\n")}`);
         reportGpuError(`kernel ${kernel.name} failed to compile: ${err.message}`);

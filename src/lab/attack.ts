@@ -4,7 +4,7 @@
 
 import { ATTACK_NAMES, isAttackName, makeAttack } from "../attacks/index.ts";
 import type { Attack } from "../attacks/types.ts";
-import type { EvalAttack } from "../cbpt/run.ts";
+import type { AppliedAttack, EvalAttack } from "../cbpt/run.ts";
 import type { HostTrigger } from "../cbpt/trigger.ts";
 
 /** A [3, p, p] patch in [0, 1] from an image file (RGB, alpha dropped, not resized). */
@@ -30,7 +30,7 @@ export async function readPatch(path: string): Promise<Float32Array> {
 }
 
 /** Wraps one of the lab's attacks as CBPT's EvalAttack. */
-export function asEvalAttack(attack: Attack, target: number): EvalAttack {
+export function asEvalAttack(attack: Attack, target: number): AppliedAttack {
   return {
     name: attack.name,
     target,
@@ -77,7 +77,7 @@ export async function evalAttack(
   size: number,
   seed: number,
   patchPath?: string,
-): Promise<EvalAttack> {
+): Promise<AppliedAttack> {
   return asEvalAttack(await labAttack(name, size, seed, patchPath), target);
 }
 

@@ -11,7 +11,7 @@ import { loadFixtureSet } from "./fixtures.ts";
 import { asEvalAttack, labAttack } from "./attack.ts";
 import { specAttack } from "./spec_attack.ts";
 import type { Attack } from "../attacks/types.ts";
-import type { EvalAttack } from "../cbpt/run.ts";
+import type { AppliedAttack } from "../cbpt/run.ts";
 import type { Clip } from "../clip/model.ts";
 import type { ImageSet } from "../io/images.ts";
 import type { TriggerSettings } from "../cbpt/trigger.ts";
@@ -62,7 +62,7 @@ export interface LoadedFixture {
   classNames: string[];
   train: { set: ImageSet; labels: number[] };
   test: { set: ImageSet; labels: number[] };
-  attack: EvalAttack;
+  attack: AppliedAttack;
   /** The same attack as the lab's pure function (for the lab's own measurements); null for a
    * model other code made (its trigger.json gives `attack`). */
   labAttack: Attack | null;

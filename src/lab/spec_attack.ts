@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { mulberry32 } from "../io/rng.ts";
-import type { EvalAttack } from "../cbpt/run.ts";
+import type { AppliedAttack } from "../cbpt/run.ts";
 
 interface TriggerSpec {
   attack: "badnet" | "blended" | "sig";
@@ -23,7 +23,7 @@ export async function specAttack(
   target: number,
   resolution: number,
   seed = 0,
-): Promise<EvalAttack> {
+): Promise<AppliedAttack> {
   const path = join(dir, "trigger.json");
   let spec: TriggerSpec;
   try {
