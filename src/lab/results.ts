@@ -114,14 +114,17 @@ const COLORS: Record<string, string> = {
 export function resultsChartSvg(rows: readonly ResultRow[]): string {
   const attacks = [...new Set(rows.map((r) => r.attack))];
   const defences = [...new Set(rows.map((r) => r.defence))];
-  const W = Math.max(480, 90 + attacks.length * (defences.length * 14 + 24)), H = 220, pad = 50;
-  const group = (W - pad - 20) / Math.max(1, attacks.length);
+  // The legend has its own column right of the plots, so it never covers a bar.
+  const LEGEND = 110;
+  const plotW = Math.max(480, 90 + attacks.length * (defences.length * 14 + 24));
+  const W = plotW + LEGEND, H = 220, pad = 50;
+  const group = (plotW - pad - 20) / Math.max(1, attacks.length);
   const bar = Math.min(14, (group - 16) / Math.max(1, defences.length));
   const panel = (y0: number, title: string, key: "asr" | "ca") => {
     const py = (v: number) => y0 + 30 + (H - 60) * (1 - v);
     const parts = [
       `<text x="${pad}" y="${y0 + 18}" font-size="13">${title}</text>`,
-      `<line x1="${pad}" y1="${py(0)}" x2="${W - 20}" y2="${py(0)}" stroke="#000"/>`,
+      `<line x1="${pad}" y1="${py(0)}" x2="${plotW - 20}" y2="${py(0)}" stroke="#000"/>`,
       ...[0, 0.5, 1].map((v) =>
         `<text x="${pad - 6}" y="${py(v) + 4}" font-size="10" text-anchor="end">${100 * v}</text>`
       ),
@@ -151,10 +154,8 @@ export function resultsChartSvg(rows: readonly ResultRow[]): string {
     return parts.join("\n");
   };
   const legend = defences.map((d, k) =>
-    `<rect x="${W - 110}" y="${8 + 14 * k}" width="10" height="10" fill="${
-      COLORS[d] ?? "#555"
-    }"/>` +
-    `<text x="${W - 96}" y="${17 + 14 * k}" font-size="11">${d}</text>`
+    `<rect x="${plotW}" y="${38 + 14 * k}" width="10" height="10" fill="${COLORS[d] ?? "#555"}"/>` +
+    `<text x="${plotW + 14}" y="${47 + 14 * k}" font-size="11">${d}</text>`
   );
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${2 * H}" ` +
