@@ -11,7 +11,7 @@ import { classProbabilities, imageFeatures } from "../src/clip/pixels.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
 import { readClassNames } from "../src/cbpt/data.ts";
 import { IMAGENET_TEMPLATES_80, ONE_TEMPLATE } from "../src/clip/templates.ts";
-import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
+import { loadTokenizer, parseFlags, wholeFlag } from "../src/cli/common.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 
 const USAGE = `usage: deno run -A scripts/classify.ts --model DIR --classes names.txt [--vocab PATH]
@@ -50,11 +50,14 @@ if (values.classes && values.prompts) {
   Deno.exit(2);
 }
 
+const topK = wholeFlag("top", values.top, 5, 1, 1000);
+if (values.templates !== "1" && values.templates !== "80") {
+  console.error(`error: --templates ${values.templates}: expected 80 or 1`);
+  Deno.exit(2);
+}
+
 await runWithGpu(async () => {
   const templates = values.templates === "1" ? ONE_TEMPLATE : IMAGENET_TEMPLATES_80;
-  if (values.templates !== "1" && values.templates !== "80") {
-    throw new Error(`--templates must be 80 or 1, got ${values.templates}`);
-  }
   const clip = await loadClip(values.model!);
   const tokenizer = await loadTokenizer(values.model!, values.vocab, clip.config.vocabSize);
   const size = clip.config.imageResolution;
@@ -82,7 +85,7 @@ await runWithGpu(async () => {
     images.dispose();
     classFeatures.dispose();
   }
-  const top = Math.min(classes.length, Math.max(1, Number(values.top)));
+  const top = Math.min(classes.length, topK);
   const results = batch.loaded.map((path, i) => {
     const row = Array.from(probs.subarray(i * classes.length, (i + 1) * classes.length));
     const order = row.map((v, k) => [v, k] as const).sort((a, b) => b[0] - a[0]).slice(0, top);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { loadClip, runWithGpu } from "../mod.ts";
 import { fixturesDir } from "../src/lab/demo.ts";
 import { writeAtomic } from "../src/io/files.ts";
-import { loadTokenizer, parseFlags, stderrProgress } from "../src/cli/common.ts";
+import { loadTokenizer, parseFlags, stderrProgress, wholeFlag } from "../src/cli/common.ts";
 import { scanModel } from "../src/cbpt/scan.ts";
 import { ANOMALY_THRESHOLD, anomalyIndex } from "../src/cbpt/targets.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
@@ -95,7 +95,7 @@ await runWithGpu(async () => {
   const zoo: ZooEntry[] =
     JSON.parse(await Deno.readTextFile(join(fixturesDir(), "zoo.json"))).models;
   const only = values.only?.split(",");
-  const seed = Number(values.seed);
+  const seed = wholeFlag("seed", values.seed, 1, 0, 2 ** 32 - 1);
   const jsonPath = join("docs", "scan.json");
   // --resume keeps the rows of an earlier (interrupted) run and scans only what is missing.
   const rows: ZooRow[] = values.resume
@@ -206,7 +206,7 @@ await runWithGpu(async () => {
   const a = doc.indexOf("<!-- ZOO:BEGIN"), b = doc.indexOf("<!-- ZOO:END -->");
   if (a < 0 || b < 0) throw new Error(`${docPath}: no ZOO markers to write the table between`);
   await writeAtomic(docPath, doc.slice(0, a) + block + doc.slice(b + "<!-- ZOO:END -->".length));
-  const { default: sharp } = await import("sharp");
+  const { sharp } = await import("../src/io/sharp.ts");
   const svg = rocSvg(pos, neg, ANOMALY_THRESHOLD);
   await writeAtomic(
     join("docs", "scan-roc.png"),

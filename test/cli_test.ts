@@ -25,6 +25,13 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
     ["scan.ts", ["--shots", "-1", "--fixture", "clean"], /--shots/],
     ["scan.ts", ["--shots=-1", "--fixture", "clean"], /--shots -1: expected a whole number/],
     ["purify.ts", ["--force"], /--force goes with --resume/],
+    ["classify.ts", ["--top", "x", "--model", "m", "--classes", "c", "a.png"], /--top x: expected/],
+    [
+      "classify.ts",
+      ["--templates", "7", "--model", "m", "--classes", "c", "a.png"],
+      /--templates 7/,
+    ],
+    ["scan-zoo.ts", ["--seed", "1.5"], /--seed 1\.5: expected a whole number/],
     ["purify.ts", ["--checkpoint-every=-1"], /--checkpoint-every -1: expected/],
     ...[
       "make-random-clip.ts",

@@ -68,3 +68,23 @@ export function stderrProgress(everyMs = 1000): Progress {
     }
   };
 }
+
+/**
+ * A whole-number flag within [min, max], checked before any work: a bad value is one line
+ * naming the flag and exit 2.
+ */
+export function wholeFlag(
+  name: string,
+  v: string | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < min || x > max) {
+    console.error(`error: --${name} ${v}: expected a whole number in [${min}, ${max}]`);
+    Deno.exit(2);
+  }
+  return x;
+}
