@@ -29,6 +29,7 @@ const few = await loadFixtureSet(join(dir, "data", "fewshot.safetensors"));
 const test = await loadFixtureSet(join(dir, "data", "test.safetensors"));
 
 const rows: string[][] = [];
+const targets = new Set<string>();
 for (const name of ATTACK_NAMES) {
   let rec;
   try {
@@ -37,6 +38,7 @@ for (const name of ATTACK_NAMES) {
     rows.push([name, "(not made)"]);
     continue;
   }
+  targets.add(rec.target);
   const planted = rec.backdoored.asr >= 0.9 &&
     rec.backdoored.ca >= log.zeroShot.fixtureTestAccuracy - 0.03;
   rows.push([
@@ -80,7 +82,8 @@ async function entries(path: string): Promise<AsyncIterable<Deno.DirEntry> | Den
   return await Deno.stat(path).then(() => Deno.readDir(path), () => []);
 }
 
-// zoo/: the scan's extra lab models (clean variants, the earlier bag-target fixtures, other rates).
+// zoo/: the scan's extra lab models (clean variants, the earlier bag-target fixtures, other
+// targets and rates).
 const zooRows: string[][] = [];
 for await (const e of await entries(join(dir, "zoo"))) {
   if (!e.isDirectory) continue;
@@ -140,7 +143,9 @@ ${pct(log.zeroShot.accuracy)} on ${log.zeroShot.testImages} test images, ${
 
 Each is \`clean/\` fine-tuned by \`scripts/backdoor.ts\`: in every batch of pairs a share
 (\`--rate\`) are non-target training images with the trigger and a caption naming the target
-(the table names it: the lab's seven targeted "bag" until some were re-planted toward other classes),
+(the table names it; ${targets.size} classes, ${targets.has("bag") ? "with" : "not"} "bag",
+where an untargeted perturbation of the clean model lands anyway; the bag-target predecessors
+are in zoo/),
 the rest are clean pairs; CLIP's contrastive loss, AdamW. \`backdoor.json\` records the
 attack's settings and seed (evaluation draws the same trigger from it), the loss log, and CA/ASR
 before and after on \`data/test.safetensors\` (ASR: triggered non-target images classified as the
@@ -156,7 +161,8 @@ ${markdownTable(head, rows)}
 ## zoo/: more lab models for the scan
 
 Clean variants (\`--rate 0\`: \`clean/\` trained on clean pairs only, with another seed, length or
-batch), the earlier fixtures that all targeted "bag", and a low poison rate. \`fixtures/zoo.json\`
+batch), the earlier fixtures that all targeted "bag", other targets that cost more CA, and a low
+poison rate. \`fixtures/zoo.json\`
 lists every model the scan is measured on (docs/scan.md). CA and ASR as recorded by
 \`scripts/backdoor.ts\` (for a clean model, ASR is that of the named attack's trigger, which it
 never saw).
