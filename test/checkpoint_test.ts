@@ -412,3 +412,119 @@ Deno.test("configFromOpenClip: model_cfg or bare; GELU unless quick_gelu", () =>
     32,
   ]);
 });
+
+// ---- hostile checkpoints (bounded work, bounded messages) ----------------------------------
+
+Deno.test({
+  name: "tiny-a hf with its header length lowered into the padding is refused, not loaded shifted",
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const bytes = await Deno.readFile(`${tinyA}hf/model.safetensors`);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
+      const n = Number(view.getBigUint64(0, true));
+      const pad = new TextDecoder().decode(bytes.subarray(8, 8 + n)).match(/ *$/)![0].length;
+      assert.equal(pad, 7, "tiny-a's header ends in 7 pad spaces");
+      view.setBigUint64(0, BigInt(n - pad), true); // 8680 → 8673: valid JSON, data shifted by 7
+      const path = join(dir, "model.safetensors");
+      await Deno.writeFile(path, bytes);
+      await Deno.copyFile(`${tinyA}hf/config.json`, join(dir, "config.json"));
+      await assert.rejects(loadClipWeights(dir), (e: Error) => {
+        assert.ok(e.message.startsWith(`${path}: `), e.message);
+        assert.match(e.message, /7 bytes after the last tensor/);
+        return true;
+      });
+    });
+  },
+});
+
+/** tiny-a's hf checkpoint with config.json edited; the weights are a link to the fixture. */
+async function withHfConfig(
+  edit: (c: Record<string, Record<string, unknown>>) => void,
+  fn: (dir: string) => Promise<void>,
+) {
+  await withTempDir(async (dir) => {
+    const config = JSON.parse(await Deno.readTextFile(`${tinyA}hf/config.json`));
+    edit(config);
+    await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify(config));
+    await Deno.symlink(
+      await Deno.realPath(`${tinyA}hf/model.safetensors`),
+      join(dir, "model.safetensors"),
+    );
+    await fn(dir);
+  });
+}
+
+/** Rejects within `ms` with a message of at most `chars` characters matching `expect`. */
+async function rejectsBounded(p: () => Promise<unknown>, expect: RegExp, ms = 3000, chars = 4000) {
+  const t0 = performance.now();
+  await assert.rejects(p(), (e: Error) => {
+    assert.ok(e.message.length <= chars, `${e.message.length} chars: ${e.message.slice(0, 300)}`);
+    assert.match(e.message, expect);
+    return true;
+  });
+  const took = performance.now() - t0;
+  assert.ok(took < ms, `took ${took.toFixed(0)} ms`);
+}
+
+for (const layers of [1000, 100_000, 9007199254740991]) {
+  Deno.test({
+    name: `config.json with vision num_hidden_layers ${layers}: a short error, at once`,
+    fn: async () => {
+      await withHfConfig((c) => (c.vision_config.num_hidden_layers = layers), async (dir) => {
+        await rejectsBounded(
+          () => loadClipWeights(dir),
+          new RegExp(
+            `config\\.json: vision_config\\.num_hidden_layers ${layers} .*2 layers ` +
+              `\\(vision_model\\.encoder\\.layers\\.0, 1\\)`,
+          ),
+        );
+      });
+    },
+  });
+}
+
+Deno.test({
+  name: "config.json layer counts above the file's blocks, and in options, are bounded too",
+  fn: async () => {
+    await withHfConfig((c) => (c.text_config.num_hidden_layers = 3), async (dir) => {
+      await rejectsBounded(
+        () => loadClipWeights(dir),
+        /text_config\.num_hidden_layers 3 .*2 layers \(text_model\.encoder\.layers\.0, 1\)/,
+      );
+      await rejectsBounded(
+        () => loadClipWeights(`${tinyA}hf`, { config: { transformerLayers: 2 ** 40 } }),
+        /transformerLayers 1099511627776 .*2 layers/,
+      );
+    });
+  },
+});
+
+Deno.test("openai state dict with a stray transformer.resblocks.100000.x: a short error", async () => {
+  await withTempDir(async (dir) => {
+    await makeRandomClip({ arch: "tiny", format: "openai", out: join(dir, "good") });
+    await Deno.remove(join(dir, "good", "open_clip_config.json"));
+    await rewrite(join(dir, "good"), join(dir, "bad"), (specs) => ({
+      ...specs,
+      "transformer.resblocks.100000.x": { dtype: "F32", shape: [0], data: new Float32Array(0) },
+    }));
+    await rejectsBounded(
+      () => loadClipWeights(join(dir, "bad")),
+      /build_model infers\): transformerLayers 100001 .*3 layers \(transformer\.resblocks\.0, 1, 100000\)/,
+    );
+  });
+});
+
+Deno.test({
+  name: "a checkpoint with many problems lists the first few and counts the rest",
+  fn: async () => {
+    await withHfConfig((c) => {
+      c.text_config.hidden_size = 128;
+      c.text_config.intermediate_size = 512;
+    }, async (dir) => {
+      await rejectsBounded(
+        () => loadClipWeights(dir),
+        /; 3\d problems:\n {2}mis-shaped [^\n]+\n(.*\n){9} {2}… and 2\d more$/,
+      );
+    });
+  },
+});

@@ -4,13 +4,14 @@
 
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
-import sharp, { type Sharp } from "sharp";
+import { type Sharp, sharp } from "../src/io/sharp.ts";
 import {
   centerCropOffsets,
   CLIP_MEAN,
   CLIP_STD,
   decodeImage,
   ImageLoadError,
+  MAX_IMAGE_PIXELS,
   preprocessImage,
   preprocessImages,
   resizedSize,
@@ -373,6 +374,65 @@ Deno.test("preprocess: a batch with a corrupt file fails, or with skipErrors loa
     const small = await preprocessImages([c], 64);
     assert.deepEqual(small.shape, [1, 3, 64, 64]);
     assert.equal(small.pixels.length, 3 * 64 * 64);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---- size limits (checked on the declared size, before decoding) ---------------------------
+
+/** A copy of a PNG with its IHDR width and height replaced (and the chunk's CRC fixed). */
+function withPngSize(png: Uint8Array, width: number, height: number): Uint8Array {
+  const out = png.slice();
+  const v = new DataView(out.buffer);
+  v.setUint32(16, width);
+  v.setUint32(20, height);
+  v.setUint32(29, crc32(out.subarray(12, 29)));
+  return out;
+}
+
+Deno.test("preprocess: images over the pixel limit are refused from their header, at once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "preprocess_test_" });
+  try {
+    assert.equal(MAX_IMAGE_PIXELS, 50_000_000);
+    const small = new Uint8Array(await raw(pattern(64, 48, 3), 64, 48, 3).png().toBuffer());
+    // 776 KB in the report; the declared size is what counts: 16000×16000 = 256 megapixels.
+    const huge = `${dir}/huge.png`;
+    await Deno.writeFile(huge, withPngSize(small, 16000, 16000));
+    // A real 1×100000 PNG (a few hundred bytes): 0.1 megapixels, but resized to 224 on its
+    // short side it is 224×22,400,000 (5 gigapixels), which Pillow would allocate.
+    const thin = `${dir}/thin.png`;
+    await Deno.writeFile(
+      thin,
+      await grey(new Uint8Array(100000).fill(9), 1, 100000).png().toBuffer(),
+    );
+    const cases: [string, RegExp][] = [
+      [huge, /16000×16000 .*50,000,000-pixel limit/],
+      [thin, /1×100000 .*resized to 224×22400000 .*50,000,000-pixel limit/],
+    ];
+    for (const [path, expect] of cases) {
+      const t0 = performance.now();
+      await assert.rejects(preprocessImage(path), (e: unknown) => {
+        assert.ok(e instanceof ImageLoadError, String(e));
+        assert.equal(e.path, path);
+        assert.match(e.message, expect);
+        assert.match(e.message, /maxPixels/);
+        return true;
+      });
+      const ms = performance.now() - t0;
+      assert.ok(ms < 1000, `${path}: ${ms.toFixed(0)} ms to refuse`);
+    }
+    // decodeImage alone checks the decoded size only; the batch API passes the option on.
+    await assert.rejects(decodeImage(huge), /50,000,000-pixel limit/);
+    await assert.rejects(preprocessImages([huge]), /50,000,000-pixel limit/);
+    // The limit can be lowered and raised.
+    const ok = `${dir}/ok.png`;
+    await Deno.writeFile(ok, small);
+    await assert.rejects(preprocessImage(ok, 32, { maxPixels: 3000 }), /64×48 .*3,000-pixel limit/);
+    const batch = await preprocessImages([ok, thin], 8, { maxPixels: 1000, skipErrors: true });
+    assert.deepEqual(batch.loaded, []);
+    assert.match(batch.errors[1].message, /thin\.png: .*1×100000 .*1,000-pixel limit/);
+    assert.equal((await preprocessImage(ok, 32, { maxPixels: 64 * 48 })).length, 3 * 32 * 32);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -15,6 +15,12 @@ import {
   toInt32,
   writeSafetensors,
 } from "../src/io/safetensors.ts";
+import {
+  type JsonProblem,
+  parseJsonStrict,
+  StrictJsonError,
+  type StrictJsonOptions,
+} from "../src/io/strict.ts";
 import { oracleDir } from "./helpers.ts";
 
 const oracle = oracleDir();
@@ -488,4 +494,209 @@ Deno.test("a failed write leaves no partial file and no temp file", async () => 
     );
     assert.deepEqual(await listing(), ["blocked.safetensors", "w.safetensors"]);
   });
+});
+
+// ---- strict like the reference reader (huggingface/safetensors) -----------------------------
+
+/** A valid one-tensor F32 file's header entry, for hand-written headers. */
+const f32 = (offs: string) => `{"dtype":"F32","shape":[1],"data_offsets":${offs}}`;
+
+const u64le = (n: number) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+  return b;
+};
+
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
+
+/** Files the lenient reader accepted although the format (and the reference reader) forbids them. */
+const LENIENT: { name: string; bytes: () => Uint8Array; expect: RegExp }[] = [
+  {
+    name: "duplicate key (JSON.parse keeps the last)",
+    bytes: () => rawFile(`{"a":${f32("[0,4]")},"a":${f32("[0,4]")}}`, 4),
+    expect: /key "a" twice/,
+  },
+  {
+    name: "duplicate key inside an entry",
+    bytes: () => rawFile(`{"a":{"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 4),
+    expect: /key "dtype" twice/,
+  },
+  {
+    name: "trailing bytes after the last tensor",
+    bytes: () =>
+      concat(
+        encodeSafetensors({ a: { dtype: "F32", shape: [1], data: new Float32Array(1) } }),
+        new Uint8Array(3),
+      ),
+    expect: /3 bytes after the last tensor/,
+  },
+  {
+    name: "a hole in the data area",
+    bytes: () => rawFile(`{"a":${f32("[0,4]")},"b":${f32("[8,12]")}}`, 12),
+    expect: /bytes \[4, 8\) of the data area belong to no tensor/,
+  },
+  {
+    name: "a hole before the first tensor",
+    bytes: () => rawFile(`{"a":${f32("[4,8]")}}`, 8),
+    expect: /bytes \[0, 4\) of the data area belong to no tensor/,
+  },
+  {
+    name: "offset written 0.0",
+    bytes: () => rawFile(`{"a":${f32("[0.0,4]")}}`, 4),
+    expect: /number 0\.0 .*is not an integer/,
+  },
+  {
+    name: "offset written 4e0",
+    bytes: () => rawFile(`{"a":${f32("[0,4e0]")}}`, 4),
+    expect: /number 4e0 .*is not an integer/,
+  },
+  {
+    name: "a UTF-8 byte-order mark before the header",
+    bytes: () => rawFile(`\uFEFF{"a":${f32("[0,4]")}}`, 4),
+    expect: /byte-order mark/,
+  },
+  {
+    name: "leading whitespace before the header",
+    bytes: () => rawFile(` {"a":${f32("[0,4]")}}`, 4),
+    expect: /expected a JSON object starting with "\{"/,
+  },
+  {
+    name: "a shape whose product overflows",
+    bytes: () =>
+      rawFile(
+        `{"a":{"dtype":"F32","shape":[9007199254740991,9007199254740991,0],"data_offsets":[0,0]}}`,
+        0,
+      ),
+    expect: /shape \[9007199254740991, 9007199254740991, 0\] .*overflows/,
+  },
+  {
+    name: "a zero-size tensor inside another tensor's bytes",
+    bytes: () =>
+      rawFile(
+        `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},` +
+          `"z":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}`,
+        8,
+      ),
+    expect: /overlap/,
+  },
+  {
+    name: "a header length over the reference's 100,000,000-byte cap",
+    bytes: () => concat(u64le(2 ** 40), new TextEncoder().encode("{}")),
+    expect: /header length 1099511627776 exceeds 100000000 bytes/,
+  },
+];
+
+for (const c of LENIENT) {
+  Deno.test(`strict like the reference reader: rejects ${c.name}`, () => {
+    assert.throws(() => parseSafetensors(c.bytes(), "lenient.safetensors"), (e: Error) => {
+      assert.ok(e.message.startsWith("lenient.safetensors: "), e.message);
+      assert.match(e.message, c.expect);
+      return true;
+    });
+  });
+}
+
+Deno.test('strict like the reference reader: "__metadata__": null is no metadata', () => {
+  const file = parseSafetensors(rawFile(`{"__metadata__":null,"a":${f32("[0,4]")}}`, 4), "m");
+  assert.equal(file.metadata, null);
+  assert.deepEqual([...file.tensors.keys()], ["a"]);
+});
+
+Deno.test("strict reader still accepts padding, zero-size tensors and any key order", () => {
+  const header = `{"z":{"dtype":"F32","shape":[0,3],"data_offsets":[8,8]},` +
+    `"b":${f32("[4,8]")},"__metadata__":{"k":"v"},"a":${f32("[0,4]")}}` + " ".repeat(5);
+  const file = parseSafetensors(rawFile(header, 8), "ok");
+  assert.deepEqual([...file.tensors.keys()], ["a", "b", "z"]);
+  assert.deepEqual(file.metadata, { k: "v" });
+  // "__proto__" is an ordinary tensor name, not the object's prototype.
+  const proto = parseSafetensors(rawFile(`{"__proto__":${f32("[0,4]")}}`, 4), "p");
+  assert.deepEqual([...proto.tensors.keys()], ["__proto__"]);
+});
+
+Deno.test("error messages echo a short prefix of hostile values, and deep nesting fails fast", () => {
+  const big = "x".repeat(1 << 20);
+  const deep = "[".repeat(1 << 20) + "]".repeat(1 << 20);
+  const cases: [string, RegExp][] = [
+    [`{"a":{"dtype":"${big}","shape":[1],"data_offsets":[0,4]}}`, /unknown dtype "xxx+…"/],
+    [`{"${big}":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}`, /tensor "xxx+…"/],
+    [`{"${big}":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}`, /tensor "xxx+…"/],
+    [`{"a":{"dtype":"F32","shape":${deep},"data_offsets":[0,4]}}`, /nest/],
+    [`{"a":{"dtype":"F64","shape":[${"1,".repeat(1 << 18)}1],"data_offsets":[0,4]}}`, /…/],
+    [`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"${big}":1}`, /tensor "xxx+…"/],
+  ];
+  for (const [header, expect] of cases) {
+    const t0 = performance.now();
+    assert.throws(() => parseSafetensors(rawFile(header, 4), "hostile"), (e: Error) => {
+      assert.ok(e.message.length < 600, `message of ${e.message.length} chars`);
+      assert.match(e.message, expect);
+      return true;
+    });
+    const ms = performance.now() - t0;
+    assert.ok(ms < 2000, `${ms.toFixed(0)} ms to reject a ${header.length}-char header`);
+  }
+});
+
+Deno.test("parseJsonStrict agrees with JSON.parse, except where it is stricter", () => {
+  const same = [
+    '{"a":[1,-2,3.5e-3,0,-0.0,1E+2],"b":{"c":null,"d":true,"e":false},"f":""}',
+    ' \t\n{"\\u00e9\\ud83d\\ude00\\n\\"\\\\\\/\\b\\f\\r\\t":"é😀"} \r\n',
+    "[]",
+    '"x"',
+    "12",
+    '{"__proto__":{"x":1},"constructor":2}',
+  ];
+  for (const text of same) {
+    assert.deepEqual(parseJsonStrict(text), JSON.parse(text), text);
+    assert.deepEqual(Object.keys(parseJsonStrict(text) ?? {}), Object.keys(JSON.parse(text) ?? {}));
+  }
+  const invalid = [
+    "",
+    "{",
+    "[1,]",
+    "{'a':1}",
+    "01",
+    "1.",
+    ".5",
+    "-",
+    "tru",
+    '"\u0001"',
+    "[1] x",
+    '"\\x"',
+    '{"a" 1}',
+    "NaN",
+    "[1 2]",
+  ];
+  for (const text of invalid) {
+    assert.throws(() => JSON.parse(text), `JSON.parse(${JSON.stringify(text)})`);
+    assert.throws(() => parseJsonStrict(text), StrictJsonError, JSON.stringify(text));
+  }
+  // Stricter: duplicates, lone surrogates (as serde_json), depth, non-integers on request.
+  const stricter: [string, JsonProblem, StrictJsonOptions?][] = [
+    ['{"a":1,"b":{"c":1,"c":2}}', "duplicate"],
+    ['"\\ud800"', "syntax"],
+    ['"\\udc00x"', "syntax"],
+    ["[".repeat(200) + "]".repeat(200), "depth"],
+    ["[[[1]]]", "depth", { maxDepth: 2 }],
+    ["[1, 2.0]", "not-integer", { integersOnly: true }],
+    ["[1e3]", "not-integer", { integersOnly: true }],
+  ];
+  for (const [text, problem, opts] of stricter) {
+    JSON.parse(text);
+    assert.throws(() => parseJsonStrict(text, opts), (e: StrictJsonError) => {
+      assert.equal(e.problem, problem, `${text.slice(0, 20)}: ${e.message}`);
+      return true;
+    });
+  }
+  assert.throws(
+    () => parseJsonStrict('{"x":{"y":[0,{"z":1,"z":2}]}}'),
+    /key "z" twice at \$\["x"\]\["y"\]\[1\] \(character 20\)/,
+  );
 });

@@ -13,18 +13,26 @@ import { type ClipConfig, validateConfig } from "./config.ts";
 import { configFromHf, configFromOpenClip } from "./config_json.ts";
 import { inferOpenAIConfig } from "./config_infer.ts";
 import { numel, readSafetensors, type SafeTensor, toFloat32 } from "../io/safetensors.ts";
+import { clip, InputFileError, listSome, parseJsonStrict, preview } from "../io/strict.ts";
 
+/** A tensor on the host: its shape and its f32 values, row-major. */
 export interface HostTensor {
+  /** Dimensions, outermost first. */
   shape: number[];
+  /** The values, row-major. */
   data: Float32Array;
 }
 
+/** A checkpoint's layout: Hugging Face CLIPModel names, or OpenAI/open_clip state-dict names. */
 export type CheckpointFormat = "hf" | "openai";
 
+/** A checkpoint read into canonical tensors, with its config and what the loader noticed. */
 export interface ClipWeights {
+  /** The architecture, from config.json / open_clip's config or inferred from the shapes. */
   config: ClipConfig;
   /** Canonical names (OpenAI's), canonical layouts, f32 (views into the file where possible). */
   tensors: Map<string, HostTensor>;
+  /** The layout the checkpoint came in. */
   format: CheckpointFormat;
   /** Tensors the checkpoint has but CLIP does not use (ignored), one line each. */
   warnings: string[];
@@ -32,6 +40,7 @@ export interface ClipWeights {
   files: string[];
 }
 
+/** How loadClipWeights / loadClip read a checkpoint. */
 export interface LoadOptions {
   /**
    * Overrides for the config. An OpenAI state dict does not record head counts: build_model's
@@ -185,8 +194,9 @@ async function locate(path: string): Promise<Located> {
   try {
     info = await Deno.stat(path);
   } catch (e) {
-    throw new Error(
-      `${path}: cannot open (${e instanceof Error ? e.message : e}); expected a CLIP checkpoint ` +
+    throw new InputFileError(
+      path,
+      `cannot open (${e instanceof Error ? e.message : e}); expected a CLIP checkpoint ` +
         `directory or a .safetensors file`,
       { cause: e },
     );
@@ -196,25 +206,38 @@ async function locate(path: string): Promise<Located> {
       ? { dir: dirname(path), index: path }
       : { dir: dirname(path), file: path };
   }
-  const names: string[] = [];
-  for await (const e of Deno.readDir(path)) if (e.isFile) names.push(e.name);
-  names.sort();
+  const names = await fileNames(path);
   if (names.includes(INDEX)) return { dir: path, index: join(path, INDEX) };
   if (names.includes("model.safetensors")) {
     return { dir: path, file: join(path, "model.safetensors") };
   }
   const st = names.filter((n) => n.endsWith(".safetensors"));
   if (st.length === 1) return { dir: path, file: join(path, st[0]) };
-  throw new Error(
+  throw new InputFileError(
+    path,
     st.length === 0
-      ? `${path}: no .safetensors weights (found: ${names.join(", ") || "nothing"}); expected ` +
+      ? `no .safetensors weights (found: ${listSome(names) || "nothing"}); expected ` +
         `model.safetensors, ${INDEX} with shards, or one .safetensors file (PyTorch .bin/.pt ` +
         `checkpoints are not read)`
-      : `${path}: ${st.length} .safetensors files (${
-        st.join(", ")
-      }); expected model.safetensors, ` +
+      : `${st.length} .safetensors files (${listSome(st)}); expected model.safetensors, ` +
         `${INDEX}, or exactly one; pass the file's path`,
   );
+}
+
+/**
+ * Sorted names of the files in a folder, symbolic links to files included (the HF hub's cache
+ * links each file of a snapshot to a blob).
+ */
+async function fileNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile) names.push(e.name);
+    else if (e.isSymlink) {
+      const target = await Deno.stat(join(dir, e.name)).catch(() => null);
+      if (target?.isFile) names.push(e.name);
+    }
+  }
+  return names.sort();
 }
 
 interface Entry {
@@ -229,7 +252,10 @@ async function readWeights(
   const add = (name: string, t: SafeTensor, file: string) => {
     const prev = entries.get(name);
     if (prev) {
-      throw new Error(`tensor "${name}" is in both ${prev.file} and ${file}; expected it once`);
+      throw new InputFileError(
+        file,
+        `tensor ${preview(name)} is in both ${prev.file} and ${file}; expected it once`,
+      );
     }
     entries.set(name, { t, file });
   };
@@ -239,29 +265,27 @@ async function readWeights(
     return { entries, files: [loc.file] };
   }
   const index = loc.index!;
-  let weightMap: Record<string, unknown>;
-  try {
-    const json = JSON.parse(await Deno.readTextFile(index));
-    weightMap = json?.weight_map;
-    if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) {
-      throw new Error("no weight_map object");
-    }
-  } catch (e) {
-    throw new Error(
-      `${index}: not a safetensors index (${e instanceof Error ? e.message : e}); expected ` +
+  const json = await readJson(index);
+  const weightMap = (json as Record<string, unknown> | undefined)?.weight_map;
+  if (!isObject(weightMap)) {
+    throw new InputFileError(
+      index,
+      `not a safetensors index (no weight_map object); expected ` +
         `{"weight_map": {tensor: shard file}}`,
-      { cause: e },
     );
   }
   const shards = new Map<string, string[]>();
   for (const [name, shard] of Object.entries(weightMap)) {
-    if (typeof shard !== "string" || isAbsolute(shard) || normalize(shard).startsWith("..")) {
-      throw new Error(
-        `${index}: tensor "${name}" maps to ${JSON.stringify(shard)}; expected a shard file ` +
-          `name inside ${loc.dir}`,
+    if (!isShardName(shard)) {
+      throw new InputFileError(
+        index,
+        `tensor ${preview(name)} maps to ${preview(shard)}; expected a shard file name ` +
+          `inside ${loc.dir}`,
       );
     }
-    shards.set(shard, [...(shards.get(shard) ?? []), name]);
+    const list = shards.get(shard);
+    if (list) list.push(name);
+    else shards.set(shard, [name]);
   }
   const files: string[] = [];
   for (const [shard, names] of shards) {
@@ -269,8 +293,9 @@ async function readWeights(
     const st = await readSafetensors(file);
     const absent = names.filter((n) => !st.tensors.has(n));
     if (absent.length) {
-      throw new Error(
-        `${file}: lacks ${absent.map((n) => `"${n}"`).join(", ")}, which ${index} places there`,
+      throw new InputFileError(
+        file,
+        `lacks ${listSome(absent.map((n) => preview(n)))}, which ${index} places there`,
       );
     }
     for (const [n, t] of st.tensors) add(n, t, file);
@@ -281,20 +306,37 @@ async function readWeights(
 
 // ---- loading -------------------------------------------------------------------------------
 
-const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
+/** "[2, 3]"; long shapes (a hostile file's) show their first 8 dimensions. */
+const fmt = (s: readonly number[]) =>
+  s.length <= 8 ? `[${s.join(", ")}]` : `[${s.slice(0, 8).join(", ")}, … (${s.length} dims)]`;
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A shard named in an index: a relative path inside the checkpoint's folder. */
+const isShardName = (v: unknown): v is string =>
+  typeof v === "string" && v.length > 0 && v.length <= 4096 && !isAbsolute(v) &&
+  !normalize(v).startsWith("..");
+
+/**
+ * A JSON sidecar (config.json, open_clip_config.json, the shard index), or undefined when
+ * absent. Strict: UTF-8, and no key twice (Python's json keeps the last of a duplicated key,
+ * other readers the first: which one the author meant is unknowable, so it is refused).
+ */
 async function readJson(path: string): Promise<unknown | undefined> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
-    throw e;
+    throw new InputFileError(path, `cannot read (${e instanceof Error ? e.message : e})`, {
+      cause: e,
+    });
   }
   try {
-    return JSON.parse(text);
+    return parseJsonStrict(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (e) {
-    throw new Error(`${path}: not valid JSON (${e instanceof Error ? e.message : e})`, {
+    throw new InputFileError(path, `not valid JSON (${e instanceof Error ? e.message : e})`, {
       cause: e,
     });
   }
@@ -307,7 +349,10 @@ function shapeMatches(want: number[], got: number[]): boolean {
 
 /**
  * Loads a CLIP checkpoint (a directory or a file) into canonical OpenAI-named f32 tensors.
- * Every missing or mis-shaped tensor is reported in one error; unused tensors become warnings.
+ * Every missing or mis-shaped tensor is reported in one error (the first few listed, the rest
+ * counted); unused tensors become warnings. Work and messages are bounded by the files' sizes:
+ * the config's layer counts are checked against the blocks the weights have before the tensors
+ * the config implies are listed.
  */
 export async function loadClipWeights(path: string, opts: LoadOptions = {}): Promise<ClipWeights> {
   const loc = await locate(path);
@@ -315,56 +360,166 @@ export async function loadClipWeights(path: string, opts: LoadOptions = {}): Pro
   const label = read.files.length === 1
     ? read.files[0]
     : `${loc.index} (${read.files.length} shards)`;
+  const entries = stripModulePrefix(read.entries, label);
+  const names = [...entries.keys()];
+  const format = detectFormat(names, label);
+  let { config, source, fields } = await readConfig(format, loc.dir, label, entries);
+  if (opts.config) {
+    source += " with options.config";
+    config = validateConfig({ ...config, ...opts.config }, source);
+    fields = Object.fromEntries(Object.entries(fields).filter(([k]) => !(k in opts.config!)));
+  }
+  checkLayersFit(config, format, names, source, fields);
+
+  const recipes = recipesFor(format, config);
+  const used = new Set(recipes.flatMap((r) => r.sources.map((s) => s.name)));
+  const problems = recipeProblems(recipes, entries);
+  if (problems.length) throw mismatchError(label, format, config, source, problems);
+
+  const warnings: string[] = [];
+  for (const [n, e] of entries) {
+    if (!used.has(n) && !isKnownExtra(format, n)) {
+      warnings.push(`${e.file}: unexpected tensor ${preview(n)} ${fmt(e.t.shape)} ignored`);
+    }
+  }
+  const tensors = new Map<string, HostTensor>();
+  for (const r of recipes) {
+    const data = r.sources.map((s) => toFloat32(entries.get(s.name)!.t, `${label}: ${s.name}`));
+    tensors.set(r.target, { shape: r.shape, data: applyRecipe(r, data) });
+  }
+  return { config, tensors, format, warnings, files: read.files };
+}
+
+/** The entries under their names without DDP's `module.` prefix. */
+function stripModulePrefix(read: Map<string, Entry>, label: string): Map<string, Entry> {
   const entries = new Map<string, Entry>();
-  for (const [name, e] of read.entries) {
+  for (const [name, e] of read) {
     const key = name.startsWith("module.") ? name.slice(7) : name;
     if (entries.has(key)) {
-      throw new Error(`${label}: tensors "${key}" and "module.${key}" both present; expected one`);
+      throw new InputFileError(
+        label,
+        `tensors ${preview(key)} and ${preview(`module.${key}`)} both present; expected one`,
+      );
     }
     entries.set(key, e);
   }
-  const names = [...entries.keys()];
+  return entries;
+}
+
+function detectFormat(names: string[], label: string): CheckpointFormat {
   const isHf = names.some((n) => n.startsWith("vision_model.") || n.startsWith("text_model."));
   const isOpenai = names.some((n) => /^(visual|transformer)\./.test(n) || n === "ln_final.weight");
   if (isHf === isOpenai) {
-    throw new Error(
-      `${label}: ${
+    throw new InputFileError(
+      label,
+      `${
         isHf ? "mixes HF (vision_model.*) and OpenAI (visual.*) names" : "has no CLIP tensors"
-      }` +
-        ` (first: ${names.slice(0, 4).join(", ") || "none"}); expected an OpenAI/open_clip state ` +
-        `dict (visual.*, transformer.*) or an HF CLIPModel (vision_model.*, text_model.*)`,
+      } (first: ${names.slice(0, 4).map((n) => clip(n)).join(", ") || "none"}); expected an ` +
+        `OpenAI/open_clip state dict (visual.*, transformer.*) or an HF CLIPModel ` +
+        `(vision_model.*, text_model.*)`,
     );
   }
-  const format: CheckpointFormat = isHf ? "hf" : "openai";
+  return isHf ? "hf" : "openai";
+}
 
-  let config: ClipConfig, configSource: string;
+/** How a config source spells the layer counts (for messages; ClipConfig's names otherwise). */
+type FieldNames = Partial<Record<LayerField, string>>;
+
+const HF_FIELDS: FieldNames = {
+  visionLayers: "vision_config.num_hidden_layers",
+  transformerLayers: "text_config.num_hidden_layers",
+};
+const OPEN_CLIP_FIELDS: FieldNames = {
+  visionLayers: "vision_cfg.layers",
+  visionResLayers: "vision_cfg.layers",
+  transformerLayers: "text_cfg.layers",
+};
+
+/** The config from config.json (HF), open_clip_config.json, or the shapes (build_model). */
+async function readConfig(
+  format: CheckpointFormat,
+  dir: string,
+  label: string,
+  entries: Map<string, Entry>,
+): Promise<{ config: ClipConfig; source: string; fields: FieldNames }> {
   if (format === "hf") {
-    configSource = join(loc.dir, "config.json");
-    const json = await readJson(configSource);
+    const source = join(dir, "config.json");
+    const json = await readJson(source);
     if (json === undefined) {
-      throw new Error(
-        `${label}: HF CLIPModel weights need ${configSource} beside them; it is absent`,
+      throw new InputFileError(
+        label,
+        `HF CLIPModel weights need ${source} beside them; it is absent`,
       );
     }
-    config = configFromHf(json, configSource);
-  } else {
-    const oc = join(loc.dir, "open_clip_config.json");
-    const json = await readJson(oc);
-    configSource = json === undefined ? `${label} (shapes, as openai/CLIP build_model infers)` : oc;
-    const shapes = new Map(names.map((n) => [n, entries.get(n)!.t.shape]));
-    config = json === undefined ? inferOpenAIConfig(shapes, label) : configFromOpenClip(json, oc);
+    return { config: configFromHf(json, source), source, fields: HF_FIELDS };
   }
-  if (opts.config) {
-    configSource += " with options.config";
-    config = validateConfig({ ...config, ...opts.config }, configSource);
+  const oc = join(dir, "open_clip_config.json");
+  const json = await readJson(oc);
+  if (json !== undefined) {
+    return { config: configFromOpenClip(json, oc), source: oc, fields: OPEN_CLIP_FIELDS };
   }
+  const shapes = new Map([...entries].map(([n, e]) => [n, e.t.shape]));
+  const source = `${label} (shapes, as openai/CLIP build_model infers)`;
+  return { config: inferOpenAIConfig(shapes, label), source, fields: {} };
+}
 
-  const recipes = recipesFor(format, config);
+// ---- the config against the weights --------------------------------------------------------
+
+/** The blocks of each tower, by format: `prefix<i>.…` is block i. */
+const BLOCKS: Record<CheckpointFormat, { vision: string; text: string }> = {
+  hf: { vision: "vision_model.encoder.layers.", text: "text_model.encoder.layers." },
+  openai: { vision: "visual.transformer.resblocks.", text: "transformer.resblocks." },
+};
+
+type LayerField = "visionLayers" | "transformerLayers" | "visionResLayers";
+
+/** The distinct block indices `i` of names `prefix<i>.…`. */
+function blockIndices(names: readonly string[], prefix: string): number[] {
+  const ids = new Set<number>();
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const m = /^(\d{1,15})\./.exec(n.slice(prefix.length, prefix.length + 17));
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+/**
+ * Every layer needs tensors of its own, so a config cannot ask for more layers than the
+ * weights have blocks: checked before the config's tensors are listed, which would otherwise
+ * take time and memory in the layer count (9e15 layers: minutes, then a RangeError).
+ */
+function checkLayersFit(
+  c: ClipConfig,
+  format: CheckpointFormat,
+  names: readonly string[],
+  source: string,
+  fields: FieldNames,
+): void {
+  const check = (field: LayerField, want: number, prefix: string, what: string) => {
+    const ids = blockIndices(names, prefix);
+    if (want <= ids.length) return;
+    throw new InputFileError(
+      source,
+      `${fields[field] ?? field}${what} ${want} asks for more layers than the weights ` +
+        `have: they hold tensors for ${ids.length} layers (${prefix}${
+          listSome(ids.map(String))
+        }); expected at most ${ids.length}`,
+    );
+  };
+  if (c.visionKind === "resnet") {
+    (c.visionResLayers ?? []).forEach((n, s) =>
+      check("visionResLayers", n, `visual.layer${s + 1}.`, `[${s}]`)
+    );
+  } else check("visionLayers", c.visionLayers, BLOCKS[format].vision, "");
+  check("transformerLayers", c.transformerLayers, BLOCKS[format].text, "");
+}
+
+/** Missing, mis-shaped and wrongly typed sources, one line each. */
+function recipeProblems(recipes: Recipe[], entries: Map<string, Entry>): string[] {
   const problems: string[] = [];
-  const used = new Set<string>();
   for (const r of recipes) {
     for (const s of r.sources) {
-      used.add(s.name);
       const e = entries.get(s.name);
       if (!e) problems.push(`missing ${s.name} ${fmt(s.shape)}`);
       else if (!shapeMatches(s.shape, e.t.shape)) {
@@ -374,29 +529,26 @@ export async function loadClipWeights(path: string, opts: LoadOptions = {}): Pro
       }
     }
   }
-  if (problems.length) {
-    const c = config;
-    const vision = c.visionKind === "resnet"
-      ? `image ${c.imageResolution}, vision ResNet [${c.visionResLayers}]×${c.visionWidth}`
-      : `image ${c.imageResolution}/${c.visionPatchSize}, vision ${c.visionLayers}×${c.visionWidth}`;
-    throw new Error(
-      `${label}: ${format} CLIP checkpoint does not match its config (from ${configSource}: ` +
-        `embed ${c.embedDim}, ${vision}, text ${c.transformerLayers}×${c.transformerWidth}, ` +
-        `context ${c.contextLength}, vocab ${c.vocabSize}); ${problems.length} problem` +
-        `${problems.length > 1 ? "s" : ""}:\n  ${problems.join("\n  ")}`,
-    );
-  }
+  return problems;
+}
 
-  const warnings: string[] = [];
-  for (const [n, e] of entries) {
-    if (!used.has(n) && !isKnownExtra(format, n)) {
-      warnings.push(`${e.file}: unexpected tensor "${n}" ${fmt(e.t.shape)} ignored`);
-    }
-  }
-  const tensors = new Map<string, HostTensor>();
-  for (const r of recipes) {
-    const data = r.sources.map((s) => toFloat32(entries.get(s.name)!.t, `${label}: ${s.name}`));
-    tensors.set(r.target, { shape: r.shape, data: applyRecipe(r, data) });
-  }
-  return { config, tensors, format, warnings, files: read.files };
+/** The problems in one error: the config in brief, the first 10 problems, a count of the rest. */
+function mismatchError(
+  label: string,
+  format: CheckpointFormat,
+  c: ClipConfig,
+  source: string,
+  problems: string[],
+): Error {
+  const vision = c.visionKind === "resnet"
+    ? `image ${c.imageResolution}, vision ResNet [${c.visionResLayers}]×${c.visionWidth}`
+    : `image ${c.imageResolution}/${c.visionPatchSize}, vision ${c.visionLayers}×${c.visionWidth}`;
+  const n = problems.length;
+  return new InputFileError(
+    label,
+    `${format} CLIP checkpoint does not match its config (from ${source}: ` +
+      `embed ${c.embedDim}, ${vision}, text ${c.transformerLayers}×${c.transformerWidth}, ` +
+      `context ${c.contextLength}, vocab ${c.vocabSize}); ${n.toLocaleString("en-US")} ` +
+      `problem${n > 1 ? "s" : ""}:\n  ${listSome(problems, 10, "\n  ")}`,
+  );
 }

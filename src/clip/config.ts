@@ -3,6 +3,9 @@
 // open_clip's model config) and config_infer.ts (openai/CLIP's inference from state-dict
 // shapes); the tensors a config implies: layout.ts.
 
+import { InputFileError, preview } from "../io/strict.ts";
+
+/** The MLP activation: CLIP's QuickGELU (x·σ(1.702x)) or the exact GELU. */
 export type Activation = "quick_gelu" | "gelu";
 
 /**
@@ -15,21 +18,35 @@ export type Activation = "quick_gelu" | "gelu";
  * attention-pool token covers 32 × 32 pixels (upstream has no patch size for ResNets).
  */
 export interface ClipConfig {
+  /** The image tower: a ViT or OpenAI's ModifiedResNet. */
   visionKind: "vit" | "resnet";
+  /** Width of the joint image–text embedding. */
   embedDim: number;
+  /** Side of the square input image, in pixels. */
   imageResolution: number;
+  /** Transformer blocks of a ViT tower; a ResNet tower's Bottleneck blocks in all. */
   visionLayers: number;
+  /** A ViT's width; a ResNet's stem width. */
   visionWidth: number;
+  /** A ViT's patch side; 32 (the total stride) for a ResNet. */
   visionPatchSize: number;
+  /** Attention heads of the ViT (or of the ResNet's attention pool). */
   visionHeads: number;
   /** ResNet towers only: Bottleneck blocks per stage (layer1..layer4). */
   visionResLayers?: readonly number[];
+  /** Tokens per text, SOT and EOT included. */
   contextLength: number;
+  /** Rows of the token embedding (49,408 for CLIP's BPE). */
   vocabSize: number;
+  /** Width of the text transformer. */
   transformerWidth: number;
+  /** Attention heads of the text transformer. */
   transformerHeads: number;
+  /** Blocks of the text transformer. */
   transformerLayers: number;
+  /** The MLPs' activation, in both towers. */
   activation: Activation;
+  /** Layer norm's epsilon. */
   layerNormEps: number;
 }
 
@@ -66,6 +83,7 @@ export const CLIP_ARCHS: Readonly<
   tiny: { ...vit(32, 32, 128, 2, 8, 16, 1000, 64, 2), transformerHeads: 4 },
   "tiny-rn": { ...resnet(32, 64, [1, 1, 1, 1], 16, 16, 1000, 64, 2), transformerHeads: 4 },
 };
+/** The names of CLIP_ARCHS' architectures ("ViT-B/32", "RN50", …, "tiny"). */
 export type ClipArchName = keyof typeof CLIP_ARCHS;
 
 function vit(
@@ -145,20 +163,20 @@ const INT_FIELDS = [
 export function validateConfig(c: ClipConfig, source: string): ClipConfig {
   const bad: string[] = [];
   if (c.visionKind !== "vit" && c.visionKind !== "resnet") {
-    bad.push(`visionKind ${JSON.stringify(c.visionKind)} (expected "vit" or "resnet")`);
+    bad.push(`visionKind ${preview(c.visionKind)} (expected "vit" or "resnet")`);
   }
   for (const f of INT_FIELDS) {
     const v = c[f];
-    if (!Number.isSafeInteger(v) || v <= 0) bad.push(`${f} ${v} (expected a positive integer)`);
+    if (!Number.isSafeInteger(v) || v <= 0) {
+      bad.push(`${f} ${preview(v)} (expected a positive integer)`);
+    }
   }
   if (c.visionKind === "resnet") {
     const l = c.visionResLayers;
     if (
       !Array.isArray(l) || l.length !== 4 || !l.every((n) => Number.isSafeInteger(n) && n > 0)
     ) {
-      bad.push(
-        `visionResLayers ${JSON.stringify(l)} (expected four positive block counts)`,
-      );
+      bad.push(`visionResLayers ${preview(l)} (expected four positive block counts)`);
     } else if (l.reduce((a, b) => a + b, 0) !== c.visionLayers) {
       bad.push(`visionLayers ${c.visionLayers} is not the sum of visionResLayers [${l}]`);
     }
@@ -195,9 +213,9 @@ export function validateConfig(c: ClipConfig, source: string): ClipConfig {
     );
   }
   if (c.activation !== "quick_gelu" && c.activation !== "gelu") {
-    bad.push(`activation ${JSON.stringify(c.activation)} (expected "quick_gelu" or "gelu")`);
+    bad.push(`activation ${preview(c.activation)} (expected "quick_gelu" or "gelu")`);
   }
-  if (!(c.layerNormEps > 0)) bad.push(`layerNormEps ${c.layerNormEps} (expected > 0)`);
-  if (bad.length) throw new Error(`${source}: invalid CLIP config: ${bad.join("; ")}`);
+  if (!(c.layerNormEps > 0)) bad.push(`layerNormEps ${preview(c.layerNormEps)} (expected > 0)`);
+  if (bad.length) throw new InputFileError(source, `invalid CLIP config: ${bad.join("; ")}`);
   return c;
 }

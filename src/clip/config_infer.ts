@@ -1,7 +1,20 @@
 // openai/CLIP's build_model: the architecture inferred from a state dict's tensor shapes (an
 // OpenAI checkpoint carries no config file).
 
-import { type ClipConfig } from "./config.ts";
+import type { ClipConfig } from "./config.ts";
+import { InputFileError } from "../io/strict.ts";
+
+/** The rank build_model expects of each tensor it reads a size from. */
+const RANKS: Record<string, number> = {
+  "visual.conv1.weight": 4,
+  "visual.positional_embedding": 2,
+  "text_projection": 2,
+  "positional_embedding": 2,
+  "token_embedding.weight": 2,
+  "ln_final.weight": 1,
+  "visual.layer1.0.conv1.weight": 4,
+  "visual.attnpool.positional_embedding": 2,
+};
 
 /** Tensors whose shapes openai/CLIP's build_model reads to infer the architecture. */
 export const OPENAI_INFERENCE_KEYS = [
@@ -35,10 +48,21 @@ export function inferOpenAIConfig(shapes: Map<string, number[]>, source: string)
   const keys = isResNet ? OPENAI_RESNET_INFERENCE_KEYS : OPENAI_INFERENCE_KEYS;
   const missing = keys.filter((k) => !shapes.has(k));
   if (missing.length) {
-    throw new Error(
-      `${source}: cannot infer the CLIP config: missing ${missing.join(", ")} (openai/CLIP ` +
-        `build_model reads their shapes)`,
+    throw new InputFileError(
+      source,
+      `cannot infer the CLIP config: missing ${missing.join(", ")} (openai/CLIP build_model ` +
+        `reads their shapes)`,
     );
+  }
+  for (const k of keys) {
+    const shape = shapes.get(k)!;
+    if (shape.length !== RANKS[k]) {
+      throw new InputFileError(
+        source,
+        `cannot infer the CLIP config: ${k} has ${shape.length} dimensions; expected ` +
+          `${RANKS[k]} (openai/CLIP build_model reads its shape)`,
+      );
+    }
   }
   if (isResNet) return inferOpenAIResNet(shapes, source);
   const s = (k: string) => shapes.get(k)!;
@@ -85,9 +109,10 @@ function inferOpenAIResNet(shapes: Map<string, number[]>, source: string): ClipC
   const rows = s("visual.attnpool.positional_embedding")[0];
   const grid = Math.round(Math.sqrt(rows - 1));
   if (grid * grid + 1 !== rows) {
-    throw new Error(
-      `${source}: visual.attnpool.positional_embedding has ${rows} rows; expected a square ` +
-        `grid plus one (build_model asserts it)`,
+    throw new InputFileError(
+      source,
+      `visual.attnpool.positional_embedding has ${rows} rows; expected a square grid plus ` +
+        `one (build_model asserts it)`,
     );
   }
   const transformerWidth = s("ln_final.weight")[0];

@@ -2,6 +2,7 @@
 // (strictly, naming the file and field) and written.
 
 import { type Activation, CLIP_VOCAB_SIZE, type ClipConfig, validateConfig } from "./config.ts";
+import { InputFileError, preview } from "../io/strict.ts";
 
 type Json = Record<string, unknown>;
 
@@ -11,7 +12,7 @@ function reader(obj: unknown, where: string, source: string) {
     const v = o[key];
     if (v === undefined || v === null) return dflt;
     if (!ok(v)) {
-      throw new Error(`${source}: ${where}${key} is ${JSON.stringify(v)}; expected ${want}`);
+      throw new InputFileError(source, `${where}${key} is ${preview(v)}; expected ${want}`);
     }
     return v as T;
   };
@@ -30,8 +31,9 @@ function reader(obj: unknown, where: string, source: string) {
 
 function hfActivation(act: string, where: string, source: string): Activation {
   if (act === "quick_gelu" || act === "gelu") return act;
-  throw new Error(
-    `${source}: ${where}hidden_act "${act}" is not supported; expected "quick_gelu" or "gelu"`,
+  throw new InputFileError(
+    source,
+    `${where}hidden_act ${preview(act)} is not supported; expected "quick_gelu" or "gelu"`,
   );
 }
 
@@ -40,7 +42,10 @@ export function configFromHf(json: unknown, source: string): ClipConfig {
   const top = reader(json, "", source);
   const modelType = top.str("model_type", "clip");
   if (modelType !== "clip") {
-    throw new Error(`${source}: model_type "${modelType}" is not CLIP; expected "clip"`);
+    throw new InputFileError(
+      source,
+      `model_type ${preview(modelType)} is not CLIP; expected "clip"`,
+    );
   }
   const t = reader(top.raw("text_config") ?? top.raw("text_config_dict"), "text_config.", source);
   const v = reader(
@@ -51,16 +56,18 @@ export function configFromHf(json: unknown, source: string): ClipConfig {
   const tAct = hfActivation(t.str("hidden_act", "quick_gelu"), "text_config.", source);
   const vAct = hfActivation(v.str("hidden_act", "quick_gelu"), "vision_config.", source);
   if (tAct !== vAct) {
-    throw new Error(
-      `${source}: text_config.hidden_act "${tAct}" differs from vision_config.hidden_act ` +
-        `"${vAct}"; expected one activation for both towers`,
+    throw new InputFileError(
+      source,
+      `text_config.hidden_act "${tAct}" differs from vision_config.hidden_act "${vAct}"; ` +
+        `expected one activation for both towers`,
     );
   }
   const tEps = t.num("layer_norm_eps", 1e-5), vEps = v.num("layer_norm_eps", 1e-5);
   if (tEps !== vEps) {
-    throw new Error(
-      `${source}: text_config.layer_norm_eps ${tEps} differs from vision_config.layer_norm_eps ` +
-        `${vEps}; expected one value for both towers`,
+    throw new InputFileError(
+      source,
+      `text_config.layer_norm_eps ${tEps} differs from vision_config.layer_norm_eps ${vEps}; ` +
+        `expected one value for both towers`,
     );
   }
   const c: ClipConfig = {
@@ -82,8 +89,9 @@ export function configFromHf(json: unknown, source: string): ClipConfig {
   const mlp = (r: typeof t, where: string, width: number) => {
     const got = r.int("intermediate_size", 4 * width);
     if (got !== 4 * width) {
-      throw new Error(
-        `${source}: ${where}intermediate_size ${got}; expected 4 × hidden_size = ${4 * width} ` +
+      throw new InputFileError(
+        source,
+        `${where}intermediate_size ${got}; expected 4 × hidden_size = ${4 * width} ` +
           `(CLIP's MLP ratio)`,
       );
     }
@@ -92,7 +100,7 @@ export function configFromHf(json: unknown, source: string): ClipConfig {
   mlp(v, "vision_config.", c.visionWidth);
   const channels = v.int("num_channels", 3);
   if (channels !== 3) {
-    throw new Error(`${source}: vision_config.num_channels ${channels}; expected 3`);
+    throw new InputFileError(source, `vision_config.num_channels ${channels}; expected 3`);
   }
   return validateConfig(c, source);
 }
@@ -158,9 +166,10 @@ export function configFromOpenClip(json: unknown, source: string): ClipConfig {
     isResNet &&
     (resLayers.length !== 4 || !resLayers.every((n) => Number.isSafeInteger(n) && n > 0))
   ) {
-    throw new Error(
-      `${source}: vision_cfg.layers is ${JSON.stringify(resLayers)}; expected a number (ViT) ` +
-        `or four positive block counts (ModifiedResNet)`,
+    throw new InputFileError(
+      source,
+      `vision_cfg.layers is ${preview(resLayers)}; expected a number (ViT) or four positive ` +
+        `block counts (ModifiedResNet)`,
     );
   }
   for (
@@ -171,15 +180,16 @@ export function configFromOpenClip(json: unknown, source: string): ClipConfig {
   ) {
     for (const k of keys) {
       if (r.has(k)) {
-        throw new Error(
-          `${source}: ${where}${k} towers are not supported; expected a CLIP ViT or ResNet`,
+        throw new InputFileError(
+          source,
+          `${where}${k} towers are not supported; expected a CLIP ViT or ResNet`,
         );
       }
     }
   }
   for (const [r, where] of [[v, "vision_cfg."], [t, "text_cfg."]] as const) {
     const ratio = r.num("mlp_ratio", 4);
-    if (ratio !== 4) throw new Error(`${source}: ${where}mlp_ratio ${ratio}; expected 4`);
+    if (ratio !== 4) throw new InputFileError(source, `${where}mlp_ratio ${ratio}; expected 4`);
   }
   const size = v.raw("image_size");
   const imageResolution = Array.isArray(size) && size.length === 2 && size[0] === size[1]

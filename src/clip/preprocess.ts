@@ -34,10 +34,22 @@
 // 230x23100, n_px 7/64/224/336). Other formats (TIFF, AVIF...) take the generic path (mode from
 // channels and alpha), right for 8-bit RGB(A)/grey. Speed: see docs/clip-preprocess.md.
 
-import sharp, { type Metadata } from "sharp";
+import { type Metadata, sharp } from "../io/sharp.ts";
+
+/**
+ * The default largest image, in pixels (50 megapixels, e.g. 8660×5773; the `maxPixels` option
+ * raises or lowers it). Two sizes must fit, both known before anything is decoded:
+ * - the size the file's header declares (a 776 KB PNG can declare 16000×16000: 3 GB decoded);
+ * - the size CLIP's Resize makes (shorter side to n_px, so the aspect ratio is kept): a
+ *   1×100000 strip resized to 224 is 224×22,400,000, 5 gigapixels that Pillow would allocate
+ *   (and whose resampling tables grow with it here). At n_px 224 the default allows aspect
+ *   ratios up to about 1:996.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
 
 /** CLIP's normalisation constants (openai/CLIP `_transform`). */
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
+/** CLIP's per-channel standard deviations (openai/CLIP `_transform`). */
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 
 /** The Pillow mode the image would open as (it decides how the resize behaves). */
@@ -56,13 +68,24 @@ export interface DecodedImage {
 
 /** A file (or byte buffer) that could not be decoded or preprocessed; names the file. */
 export class ImageLoadError extends Error {
+  /** `path`: the file (or "<bytes>"); `reason`: what went wrong, in a few words. */
   constructor(readonly path: string, reason: string, options?: ErrorOptions) {
     super(`cannot load image ${path}: ${reason}`, options);
     this.name = "ImageLoadError";
   }
 }
 
-export interface BatchOptions {
+/** The size limit an image must pass before it is decoded. */
+export interface SizeLimit {
+  /**
+   * Largest image accepted, declared or resized, in pixels (default MAX_IMAGE_PIXELS;
+   * Infinity: no limit).
+   */
+  maxPixels?: number;
+}
+
+/** How preprocessImages reads a batch. */
+export interface BatchOptions extends SizeLimit {
   /** Record failures in `errors` and keep going (default false: the first failure throws). */
   skipErrors?: boolean;
   /** How many images are decoded at once (default 4). */
@@ -71,12 +94,15 @@ export interface BatchOptions {
   normalize?: boolean;
 }
 
+/** A preprocessed batch: the pixels of the images that loaded, and what failed. */
 export interface PreprocessedBatch {
   /** N·3·size·size float32, image after image, each CHW. */
   pixels: Float32Array;
+  /** [N, 3, size, size]. */
   shape: [number, 3, number, number];
   /** Paths of the images in `pixels`, in order. */
   loaded: string[];
+  /** The images skipped (with skipErrors), and why. */
   errors: { path: string; message: string }[];
 }
 
@@ -90,10 +116,10 @@ export interface PreprocessedBatch {
 export async function preprocessImage(
   pathOrBytes: string | Uint8Array,
   size = 224,
-  { normalize = true }: { normalize?: boolean } = {},
+  { normalize = true, maxPixels = MAX_IMAGE_PIXELS }: { normalize?: boolean } & SizeLimit = {},
 ): Promise<Float32Array> {
   const name = typeof pathOrBytes === "string" ? pathOrBytes : "<bytes>";
-  const img = await decodeImage(pathOrBytes);
+  const img = await decodeChecked(pathOrBytes, maxPixels, size);
   try {
     return transformDecoded(img, size, normalize);
   } catch (e) {
@@ -105,7 +131,7 @@ export async function preprocessImage(
 export async function preprocessImages(
   paths: readonly string[],
   size = 224,
-  { skipErrors = false, concurrency = 4, normalize = true }: BatchOptions = {},
+  { skipErrors = false, concurrency = 4, normalize = true, maxPixels }: BatchOptions = {},
 ): Promise<PreprocessedBatch> {
   const per = 3 * size * size;
   let pixels = new Float32Array(paths.length * per); // slot i for paths[i]; compacted below
@@ -117,7 +143,7 @@ export async function preprocessImages(
     while (next < paths.length && firstError === null) {
       const i = next++;
       try {
-        pixels.set(await preprocessImage(paths[i], size, { normalize }), i * per);
+        pixels.set(await preprocessImage(paths[i], size, { normalize, maxPixels }), i * per);
         ok[i] = true;
       } catch (e) {
         if (!skipErrors) {
@@ -253,17 +279,70 @@ const CHANNELS: Record<PilMode, number> = {
   CMYK: 4,
 };
 
-/** Decode a file or bytes into the pixels of the Pillow mode it would open as. */
-export async function decodeImage(pathOrBytes: string | Uint8Array): Promise<DecodedImage> {
+const count = (n: number) => n.toLocaleString("en-US");
+
+/**
+ * Refuses an image whose declared size, or whose size once resized so that its shorter side is
+ * `resizeTo` (when given), is over `maxPixels`.
+ */
+function checkImageSize(
+  name: string,
+  meta: Metadata,
+  maxPixels: number,
+  resizeTo?: number,
+): void {
+  const { width: w, height: h } = meta;
+  if (!w || !h) throw new ImageLoadError(name, "its header declares no size");
+  const limit = `the ${count(maxPixels)}-pixel limit (maxPixels; default MAX_IMAGE_PIXELS)`;
+  if (w * h > maxPixels) {
+    throw new ImageLoadError(
+      name,
+      `its header declares ${w}×${h} = ${count(w * h)} pixels, over ${limit}`,
+    );
+  }
+  if (resizeTo === undefined) return;
+  const [rw, rh] = resizedSize(w, h, resizeTo);
+  if (rw * rh > maxPixels) {
+    throw new ImageLoadError(
+      name,
+      `${w}×${h} resized to ${rw}×${rh} (shorter side ${resizeTo}, aspect ratio kept, as ` +
+        `CLIP's Resize does) is ${count(rw * rh)} pixels, over ${limit}`,
+    );
+  }
+}
+
+/**
+ * Decode a file or bytes into the pixels of the Pillow mode it would open as; images over
+ * `maxPixels` (default MAX_IMAGE_PIXELS) are refused from their header, before decoding.
+ */
+export function decodeImage(
+  pathOrBytes: string | Uint8Array,
+  { maxPixels = MAX_IMAGE_PIXELS }: SizeLimit = {},
+): Promise<DecodedImage> {
+  return decodeChecked(pathOrBytes, maxPixels);
+}
+
+/** decodeImage, also refusing images too large once resized to `resizeTo` (the model size). */
+async function decodeChecked(
+  pathOrBytes: string | Uint8Array,
+  maxPixels: number,
+  resizeTo?: number,
+): Promise<DecodedImage> {
   const name = typeof pathOrBytes === "string" ? pathOrBytes : "<bytes>";
+  if (!(maxPixels >= 1)) throw new RangeError(`maxPixels ${maxPixels}: expected a number >= 1`);
   try {
     const bytes = typeof pathOrBytes === "string" ? await Deno.readFile(pathOrBytes) : pathOrBytes;
-    const open = () => sharp(bytes, { ignoreIcc: true, pages: 1 });
-    const meta = await open().metadata();
+    const open = (limit: number | false) =>
+      sharp(bytes, { ignoreIcc: true, pages: 1, limitInputPixels: limit });
+    // The header only, nothing decoded yet; without sharp's limit, whose error would not say
+    // the size or how to raise the limit.
+    const meta = await open(false).metadata();
+    checkImageSize(name, meta, maxPixels, resizeTo);
     const gif = meta.format === "gif" ? gifInfo(bytes) : null;
     const mode = pngMode(bytes) ?? gif?.mode ?? modeFromMeta(meta);
     const wide = meta.depth === "ushort";
-    let pipeline = open();
+    // sharp's own pixel limit backs ours up, should the decoder find another size.
+    let pipeline = open(Number.isFinite(maxPixels) ? Math.floor(maxPixels) : false);
     if (mode === "CMYK") pipeline = pipeline.pipelineColourspace("cmyk").toColourspace("cmyk");
     else if (wide) {
       const grey = meta.space === "grey16" || meta.space === "b-w";

@@ -4,13 +4,17 @@
 // `{"__metadata__": {str: str}?, name: {dtype, shape, data_offsets: [begin, end]}, ...}`
 // (padded with spaces), then the data area; offsets are relative to the data area.
 //
-// The reader keeps one copy of the file and hands out views into it; every malformed field is
-// an Error naming the file, the tensor and what was expected. The writer matches the Python
-// library's byte layout (tensors by descending dtype size, then by name; header padded to 8
-// bytes) and writes atomically (temp file in the same directory, then rename).
+// The reader keeps one copy of the file and hands out views into it. It is as strict as the
+// reference reader (parseSafetensors says which rule comes from where): every malformed field
+// is an InputFileError naming the file, the tensor and what was expected, echoing at most a
+// short prefix of any value from the file. The writer matches the Python library's byte layout
+// (tensors by descending dtype size, then by name; header padded to 8 bytes) and writes
+// atomically (temp file in the same directory, then rename).
 
 import { writeAll, writeAtomicWith } from "./files.ts";
+import { InputFileError, jsonPath, parseJsonStrict, preview, StrictJsonError } from "./strict.ts";
 
+/** Bytes per element of each safetensors dtype. */
 export const DTYPE_BYTES = {
   BOOL: 1,
   U8: 1,
@@ -29,21 +33,28 @@ export const DTYPE_BYTES = {
   U64: 8,
 } as const;
 
+/** A safetensors dtype name ("F32", "BF16", "I64", …). */
 export type SafeDType = keyof typeof DTYPE_BYTES;
 
+/** One tensor of a file as read: its dtype, shape and bytes. */
 export interface SafeTensor {
+  /** The element type, as the header names it. */
   dtype: SafeDType;
+  /** Dimensions, outermost first. */
   shape: number[];
   /** Little-endian element bytes: a view into the file's buffer, not a copy. */
   bytes: Uint8Array;
 }
 
+/** A whole file as read. */
 export interface Safetensors {
+  /** The header's `__metadata__` string map, or null when it has none. */
   metadata: Record<string, string> | null;
   /** In data-offset order (the order of the file's data area). */
   tensors: Map<string, SafeTensor>;
 }
 
+/** How readSafetensors names its source. */
 export interface ReadOptions {
   /** What error messages call the source (default: the path, or "<safetensors bytes>"). */
   name?: string;
@@ -56,7 +67,9 @@ function requireLittleEndian(): void {
 
 const isDType = (d: unknown): d is SafeDType =>
   typeof d === "string" && Object.hasOwn(DTYPE_BYTES, d);
-const fmtShape = (s: readonly unknown[]) => `[${s.join(", ")}]`;
+/** "[2, 3]"; long shapes show their first 8 dimensions and a count. */
+const fmtShape = (s: readonly unknown[]) =>
+  s.length <= 8 ? `[${s.join(", ")}]` : `[${s.slice(0, 8).join(", ")}, … (${s.length} dims)]`;
 const isCount = (v: unknown): v is number =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 
@@ -77,7 +90,7 @@ export async function readSafetensors(
   try {
     bytes = await readWholeFile(src);
   } catch (e) {
-    throw new Error(`${opts.name ?? src}: cannot read safetensors file: ${errText(e)}`, {
+    throw new InputFileError(opts.name ?? src, `cannot read safetensors file: ${errText(e)}`, {
       cause: e,
     });
   }
@@ -97,90 +110,44 @@ async function readWholeFile(path: string): Promise<Uint8Array> {
   return off === buf.length ? buf : buf.subarray(0, off);
 }
 
+/**
+ * Limits of the reference reader (huggingface/safetensors: safetensors/src/tensor.rs
+ * `read_metadata` and `Metadata::validate`; the README's "Format" section), whose rules this
+ * reader follows; each check below says where its rule comes from.
+ */
+export const SAFETENSORS_RULES = {
+  /** tensor.rs MAX_HEADER_SIZE: a longer header is HeaderTooLarge. */
+  maxHeaderBytes: 100_000_000,
+  /** serde_json's recursion limit (the reference parses the header with serde_json). */
+  maxDepth: 128,
+} as const;
+
+type Fail = (msg: string) => never;
+
+interface Entry {
+  key: string;
+  dtype: SafeDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
 /** Parses and validates safetensors bytes; `name` labels error messages. */
 export function parseSafetensors(bytes: Uint8Array, name: string): Safetensors {
-  const fail = (msg: string): never => {
-    throw new Error(`${name}: ${msg}`);
+  const fail: Fail = (msg) => {
+    throw new InputFileError(name, msg);
   };
-  const size = bytes.byteLength;
-  if (size < 8) {
-    fail(`truncated safetensors file: ${size} bytes; expected at least 8 (the header length)`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
-  const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (headerLen > size - 8) {
-    fail(
-      `header length ${headerLen} runs past the end of the file (${size} bytes); expected at ` +
-        `most ${size - 8} (truncated file, or not a safetensors file)`,
-    );
-  }
-  let header: unknown;
-  try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
-    header = JSON.parse(text);
-  } catch (e) {
-    fail(`header is not valid UTF-8 JSON (${errText(e)}); expected a JSON object`);
-  }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) {
-    fail(`header is ${jsonKind(header)}; expected a JSON object of tensor entries`);
-  }
+  const headerLen = headerLength(bytes, fail);
+  const header = parseHeader(bytes.subarray(8, 8 + headerLen), fail);
   const dataStart = 8 + headerLen;
-  const dataLen = size - dataStart;
+  const dataLen = bytes.byteLength - dataStart;
   let metadata: Record<string, string> | null = null;
-  const entries: { key: string; dtype: SafeDType; shape: number[]; begin: number; end: number }[] =
-    [];
-  for (const [key, raw] of Object.entries(header as Record<string, unknown>)) {
-    if (key === "__metadata__") {
-      metadata = checkMetadata(raw, name);
-      continue;
-    }
-    const at = `tensor "${key}"`;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-      fail(`${at}: entry is ${jsonKind(raw)}; expected {dtype, shape, data_offsets}`);
-    }
-    const { dtype, shape, data_offsets: offs } = raw as Record<string, unknown>;
-    if (!isDType(dtype)) {
-      fail(
-        `${at}: unknown dtype ${JSON.stringify(dtype)}; expected one of ` +
-          Object.keys(DTYPE_BYTES).join(", "),
-      );
-    }
-    if (!Array.isArray(shape) || !shape.every(isCount)) {
-      fail(`${at}: shape ${JSON.stringify(shape)} is invalid; expected non-negative integers`);
-    }
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
-      fail(`${at}: data_offsets ${JSON.stringify(offs)}; expected [begin, end] byte offsets`);
-    }
-    const [begin, end] = offs as number[];
-    const d = dtype as SafeDType, s = shape as number[];
-    if (begin > end) fail(`${at}: data_offsets [${begin}, ${end}]; expected begin <= end`);
-    if (end > dataLen) {
-      fail(
-        `${at}: data_offsets [${begin}, ${end}] run past the data area (${dataLen} bytes after ` +
-          `the header); expected end <= ${dataLen} (truncated file?)`,
-      );
-    }
-    const want = numel(s) * DTYPE_BYTES[d];
-    if (end - begin !== want) {
-      fail(
-        `${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes; expected ${want} ` +
-          `(shape ${fmtShape(s)} of ${d}, ${DTYPE_BYTES[d]} bytes each)`,
-      );
-    }
-    entries.push({ key, dtype: d, shape: s, begin, end });
+  const entries: Entry[] = [];
+  for (const [key, raw] of Object.entries(header)) {
+    if (key === "__metadata__") metadata = checkMetadata(raw, name);
+    else entries.push(checkEntry(key, raw, dataLen, fail));
   }
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let last: (typeof entries)[number] | null = null;
-  for (const e of entries) {
-    if (e.begin === e.end) continue;
-    if (last && e.begin < last.end) {
-      fail(
-        `tensors "${last.key}" [${last.begin}, ${last.end}] and "${e.key}" [${e.begin}, ` +
-          `${e.end}] overlap; expected disjoint data_offsets`,
-      );
-    }
-    last = e;
-  }
+  checkCoverage(entries, dataLen, fail);
   const tensors = new Map<string, SafeTensor>();
   for (const e of entries) {
     const bytesView = bytes.subarray(dataStart + e.begin, dataStart + e.end);
@@ -189,14 +156,186 @@ export function parseSafetensors(bytes: Uint8Array, name: string): Safetensors {
   return { metadata, tensors };
 }
 
-function checkMetadata(raw: unknown, name: string): Record<string, string> {
+/** The u64 header length, checked against the reference's cap and the file's size. */
+function headerLength(bytes: Uint8Array, fail: Fail): number {
+  const size = bytes.byteLength;
+  if (size < 8) {
+    fail(`truncated safetensors file: ${size} bytes; expected at least 8 (the header length)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
+  const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  const cap = SAFETENSORS_RULES.maxHeaderBytes;
+  if (headerLen > cap) {
+    fail(
+      `header length ${headerLen} exceeds ${cap} bytes, the reference reader's limit ` +
+        `(HeaderTooLarge; not a safetensors file?)`,
+    );
+  }
+  if (headerLen > size - 8) {
+    fail(
+      `header length ${headerLen} runs past the end of the file (${size} bytes); expected at ` +
+        `most ${size - 8} (truncated file, or not a safetensors file)`,
+    );
+  }
+  return headerLen;
+}
+
+/**
+ * The header as an object: UTF-8 (fatal, and a byte-order mark is not skipped: serde_json
+ * refuses it), starting with "{" (README: "MUST begin with a `{`"), strict JSON: unique keys
+ * (README: "Duplicate keys are disallowed"; JSON.parse would keep the last), integers only
+ * (serde reads shapes and offsets as usize, so `0.0` or `4e0` fail there; JSON.parse would
+ * make them integers), nesting at most serde_json's 128.
+ */
+function parseHeader(raw: Uint8Array, fail: Fail): Record<string, unknown> {
+  let text = "";
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(raw);
+  } catch (e) {
+    fail(`header is not valid UTF-8 JSON (${errText(e)}); expected a JSON object`);
+  }
+  if (text[0] !== "{") fail(headerStartProblem(text));
+  try {
+    return parseJsonStrict(text, {
+      integersOnly: true,
+      maxDepth: SAFETENSORS_RULES.maxDepth,
+    }) as Record<string, unknown>;
+  } catch (e) {
+    if (!(e instanceof StrictJsonError)) throw e;
+    return fail(jsonProblem(e));
+  }
+}
+
+function headerStartProblem(text: string): string {
+  if (text[0] === "\uFEFF") {
+    return `header starts with a UTF-8 byte-order mark; expected "{" (the reference reader ` +
+      `refuses it)`;
+  }
+  if (text[0] === "[") return "header is an array; expected a JSON object of tensor entries";
+  return `header starts with ${preview(text.slice(0, 12))}; expected a JSON object starting ` +
+    `with "{" (the format's rule)`;
+}
+
+function jsonProblem(e: StrictJsonError): string {
+  const where = `${jsonPath(e.path)} (character ${e.offset})`;
+  switch (e.problem) {
+    case "duplicate":
+      return `header has ${e.reason} in ${where}; expected unique keys (the format forbids ` +
+        `duplicates; a JSON.parse reader would silently keep the last)`;
+    case "not-integer":
+      return `header ${e.reason} at ${where}; expected integers (shapes and offsets are ` +
+        `usize in the reference reader)`;
+    default:
+      return `header is not valid UTF-8 JSON (${e.message}); expected a JSON object`;
+  }
+}
+
+/** One tensor entry: types first, then its size (overflow-checked) and its offsets. */
+function checkEntry(key: string, raw: unknown, dataLen: number, fail: Fail): Entry {
+  const at = `tensor ${preview(key)}`;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new Error(`${name}: __metadata__ is ${jsonKind(raw)}; expected a string→string map`);
+    fail(`${at}: entry is ${jsonKind(raw)}; expected {dtype, shape, data_offsets}`);
+  }
+  const { dtype, shape, data_offsets: offs } = raw as Record<string, unknown>;
+  if (!isDType(dtype)) {
+    fail(
+      `${at}: unknown dtype ${preview(dtype)}; expected one of ` +
+        Object.keys(DTYPE_BYTES).join(", "),
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    fail(`${at}: shape ${preview(shape)} is invalid; expected non-negative integers`);
+  }
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
+    fail(`${at}: data_offsets ${preview(offs)}; expected [begin, end] byte offsets`);
+  }
+  const [begin, end] = offs as number[];
+  const d = dtype as SafeDType, s = shape as number[];
+  // Metadata::validate: the element count and byte size by checked multiplication, left to
+  // right (ValidationOverflow); here the limit is 2^53 - 1, past which doubles are inexact.
+  const n = checkedNumel(s);
+  const want = n * DTYPE_BYTES[d];
+  if (n < 0 || !Number.isSafeInteger(want)) {
+    fail(
+      `${at}: shape ${fmtShape(s)} of ${d} overflows: more than 2^53 - 1 elements or bytes ` +
+        `(the reference reader refuses it too: ValidationOverflow)`,
+    );
+  }
+  if (begin > end) fail(`${at}: data_offsets [${begin}, ${end}]; expected begin <= end`);
+  if (end > dataLen) {
+    fail(
+      `${at}: data_offsets [${begin}, ${end}] run past the data area (${dataLen} bytes after ` +
+        `the header); expected end <= ${dataLen} (truncated file?)`,
+    );
+  }
+  if (end - begin !== want) {
+    fail(
+      `${at}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes; expected ${want} ` +
+        `(shape ${fmtShape(s)} of ${d}, ${DTYPE_BYTES[d]} bytes each)`,
+    );
+  }
+  return { key, dtype: d, shape: s, begin, end };
+}
+
+/** Product of a shape, or -1 when a partial product passes 2^53 - 1 (as checked_mul would). */
+function checkedNumel(shape: readonly number[]): number {
+  let p = 1;
+  for (const d of shape) {
+    p *= d;
+    if (p > Number.MAX_SAFE_INTEGER) return -1;
+  }
+  return p;
+}
+
+/**
+ * Metadata::validate and read_metadata: sorted by offsets, every tensor starts where the
+ * previous ended (InvalidOffset: no overlap, no hole, zero-size tensors included), and the
+ * last ends at the end of the file (MetadataIncompleteBuffer; README: "The byte buffer needs
+ * to be entirely indexed, and cannot contain holes").
+ */
+function checkCoverage(entries: Entry[], dataLen: number, fail: Fail): void {
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  let last: Entry | null = null;
+  for (const e of entries) {
+    if (last && e.begin < at) {
+      fail(
+        `tensors ${preview(last.key)} [${last.begin}, ${last.end}] and ${preview(e.key)} ` +
+          `[${e.begin}, ${e.end}] overlap; expected disjoint data_offsets`,
+      );
+    }
+    if (e.begin > at) {
+      fail(
+        `bytes [${at}, ${e.begin}) of the data area belong to no tensor (before tensor ` +
+          `${preview(e.key)}); expected data_offsets contiguous from 0 (the format forbids holes)`,
+      );
+    }
+    at = e.end;
+    last = e;
+  }
+  const trailing = dataLen - at;
+  if (trailing) {
+    fail(
+      `${trailing} bytes after the last tensor (the tensors end at ${at} of a ${dataLen}-byte ` +
+        `data area); expected them to cover it exactly, as the reference reader requires ` +
+        `(a wrong header length, or bytes appended?)`,
+    );
+  }
+}
+
+function checkMetadata(raw: unknown, name: string): Record<string, string> | null {
+  if (raw === null) return null; // the reference reads Option<HashMap<String, String>>
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new InputFileError(
+      name,
+      `__metadata__ is ${jsonKind(raw)}; expected a string→string map or null`,
+    );
   }
   for (const [k, v] of Object.entries(raw)) {
     if (typeof v !== "string") {
-      throw new Error(
-        `${name}: __metadata__ key "${k}" is ${jsonKind(v)}; expected a string→string map`,
+      throw new InputFileError(
+        name,
+        `__metadata__ key ${preview(k)} is ${jsonKind(v)}; expected a string→string map`,
       );
     }
   }
@@ -206,7 +345,7 @@ function checkMetadata(raw: unknown, name: string): Record<string, string> {
 function jsonKind(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "an object" : `a ${typeof v} (${JSON.stringify(v)})`;
+  return typeof v === "object" ? "an object" : `a ${typeof v} (${preview(v)})`;
 }
 
 function errText(e: unknown): string {
@@ -295,9 +434,9 @@ export function toInt32(t: SafeTensor, name = "tensor"): Int32Array {
         const lo = pairs[2 * i], hi = pairs[2 * i + 1];
         if (hi !== lo >> 31) {
           const v = new DataView(b.buffer, b.byteOffset + 8 * i, 8).getBigInt64(0, true);
-          throw new Error(
-            `${name}: I64 value ${v} at index ${i} does not fit in int32; expected ` +
-              `-2147483648..2147483647`,
+          throw new InputFileError(
+            name,
+            `I64 value ${v} at index ${i} does not fit in int32; expected -2147483648..2147483647`,
           );
         }
         out[i] = lo;
@@ -308,7 +447,10 @@ export function toInt32(t: SafeTensor, name = "tensor"): Int32Array {
       const out = typedView(b, 4, (buf, o, n) => new Int32Array(buf, o, n));
       const i = out.findIndex((v) => v < 0);
       if (i >= 0) {
-        throw new Error(`${name}: U32 value ${out[i] >>> 0} at index ${i} does not fit in int32`);
+        throw new InputFileError(
+          name,
+          `U32 value ${out[i] >>> 0} at index ${i} does not fit in int32`,
+        );
       }
       return out;
     }
@@ -373,6 +515,7 @@ export function float32ToBf16Bits(x: Float32Array): Uint16Array {
 
 // ---- writer --------------------------------------------------------------------------------
 
+/** The typed arrays a tensor's values can be given in to the writer. */
 export type TensorData =
   | Float32Array
   | Float64Array
@@ -393,8 +536,11 @@ export type TensorData =
  * the writer reaches the tensor, so that big files need only one tensor in memory at a time.
  */
 export interface TensorSpec {
+  /** The dtype written to the header. */
   dtype: SafeDType;
+  /** Dimensions, outermost first. */
   shape: readonly number[];
+  /** The values, or a function that makes them when the writer reaches the tensor. */
   data: TensorData | (() => TensorData);
 }
 
