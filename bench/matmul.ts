@@ -22,8 +22,7 @@
 import { parseFlags } from "../src/cli/common.ts";
 import { matmul } from "../src/autograd/ops/index.ts";
 import { noGrad, Tensor } from "../src/autograd/tensor.ts";
-import { runWithGpu } from "../src/gpu/device.ts";
-import { initRuntime, rt } from "../src/gpu/runtime.ts";
+import { initRuntime, rt, runWithGpu } from "../src/gpu/runtime.ts";
 import { naiveMatmul } from "../src/gpu/shaders/matmul.ts";
 import { matmulHalf, packHalf } from "../src/autograd/ops/matmul.ts";
 

@@ -50,7 +50,7 @@ const S = 224, GAP = 4, THUMB = 80;
 
 /** An image file as CHW [0, 1] at size×size (stretched, as PIL's resize((224, 224))). */
 async function loadImage(path: string, size: number): Promise<Float32Array> {
-  const { default: sharp } = await import("sharp");
+  const { sharp } = await import("../src/io/sharp.ts");
   const { data, info } = await sharp(path)
     .flatten({ background: "#ffffff" })
     .toColourspace("srgb")
@@ -78,7 +78,7 @@ function toRgb(chw: Float32Array, size: number): Uint8Array {
 
 /** RGB bytes size×size → thumb×thumb (sharp's lanczos3). */
 async function thumbnail(rgb: Uint8Array, size: number, thumb: number): Promise<Uint8Array> {
-  const { default: sharp } = await import("sharp");
+  const { sharp } = await import("../src/io/sharp.ts");
   const raw = await sharp(rgb, { raw: { width: size, height: size, channels: 3 } })
     .resize(thumb, thumb).raw().toBuffer();
   return new Uint8Array(raw);
@@ -96,7 +96,7 @@ async function writePicture(
   clean: Float32Array,
   size: number,
 ): Promise<{ bytes: number; gain: number }> {
-  const { default: sharp } = await import("sharp");
+  const { sharp } = await import("../src/io/sharp.ts");
   const plane = size * size, diff = new Float32Array(3 * plane);
   let peak = 0;
   for (let i = 0; i < plane; i++) {

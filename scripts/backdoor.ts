@@ -10,7 +10,7 @@
 
 import { parseFlags } from "../src/cli/common.ts";
 import { join } from "node:path";
-import { gpuInfo } from "../mod.ts";
+import { gpuInfo, initGpu } from "../mod.ts";
 import { type Attack, ATTACK_NAMES, isAttackName, makeAttack } from "../src/attacks/index.ts";
 import { encodeTargetText, optimiseBadClipPatch } from "../src/attacks/badclip.ts";
 import { loadClipWeights } from "../src/clip/checkpoint.ts";
@@ -81,6 +81,7 @@ async function main(): Promise<void> {
 
   const weights = await loadClipWeights(values.model!);
   const config = weights.config;
+  await initGpu();
   const clip = Clip.fromWeights(weights);
   const tokenizer = await ClipTokenizer.fromDir(values.model!);
   const R = clip.config.imageResolution, plane = 3 * R * R;

@@ -75,7 +75,7 @@ if (values.help) {
 /** results.md and results.png from the rows. */
 async function writeTables(rows: ResultRow[], out: string): Promise<void> {
   await writeAtomic(join(out, "results.md"), resultsMarkdown(rows));
-  const { default: sharp } = await import("sharp");
+  const { sharp } = await import("../src/io/sharp.ts");
   const svg = resultsChartSvg(rows);
   await writeAtomic(
     join(out, "results.png"),

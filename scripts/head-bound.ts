@@ -12,7 +12,7 @@ import { parseFlags } from "../src/cli/common.ts";
 import { ATTACK_NAMES } from "../src/attacks/index.ts";
 import { fixturesDir, loadFixture } from "../src/lab/demo.ts";
 import { imageFeatures, predictClasses } from "../src/clip/pixels.ts";
-import { type ImageSet } from "../src/io/images.ts";
+import type { ImageSet } from "../src/io/images.ts";
 import type { Clip } from "../src/clip/model.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";

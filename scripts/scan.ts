@@ -16,7 +16,7 @@ import {
 import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
 import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
 import { triggerPicture } from "../src/cbpt/trigger.ts";
-import { type ImageSet } from "../src/io/images.ts";
+import type { ImageSet } from "../src/io/images.ts";
 import { writeAtomic } from "../src/io/files.ts";
 import { writePng } from "../src/io/png.ts";
 import { fixturesDir } from "../src/lab/demo.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { attackTrigger, evalAttack } from "../src/lab/attack.ts";
 import { applyTrigger } from "../src/cbpt/trigger.ts";
 import { join } from "node:path";
-import { CLIP_MEAN, CLIP_STD, loadClip, noGrad, Tensor } from "../mod.ts";
+import { CLIP_MEAN, CLIP_STD, initGpu, loadClip, noGrad, Tensor } from "../mod.ts";
 import { makeRandomClip } from "../src/clip/random.ts";
 import {
   ATTACK_NAMES,
@@ -29,6 +29,8 @@ import {
 import { clipNormalize } from "../src/clip/pixels.ts";
 import { streamRandom } from "../src/attacks/rng.ts";
 import { assertAllClose, randu, rng } from "./helpers.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 /** N random images [N, 3, S, S] with values in [lo, hi]. */
 function images(n: number, S: number, seed = 1, lo = 0, hi = 1): [Float32Array, ImageShape] {

@@ -3,7 +3,7 @@
 
 import { writeCbptOutputs } from "../src/cli/outputs.ts";
 import assert from "node:assert/strict";
-import { type ClipTokenizer, readTensors, Tensor, tidy } from "../mod.ts";
+import { type ClipTokenizer, initGpu, readTensors, Tensor, tidy } from "../mod.ts";
 import type { Clip } from "../src/clip/model.ts";
 import {
   anchorLoss,
@@ -42,6 +42,8 @@ import {
   trainToyClip,
   TRIGGER_AMPLITUDE,
 } from "../src/lab/toy_backdoor.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 function unitRows(r: ReturnType<typeof rng>, n: number, d: number): number[][] {
   return Array.from({ length: n }, () => {

@@ -1,11 +1,13 @@
 // CLIP on the engine against openai/CLIP's PyTorch outputs and gradients for the tiny-a case
 // (fixtures/oracle/reference/tiny-a). Tolerances are case.json's: relative to each tensor's max |value|.
 
-import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
+import { initGpu, noGrad, readTensors, Tensor, tidy } from "../mod.ts";
 import { Clip, trimTokens } from "../src/clip/model.ts";
 import { loadClipWeights } from "../src/clip/checkpoint.ts";
 import { readSafetensors, toFloat32, toInt32 } from "../src/io/safetensors.ts";
 import { oracleDir } from "./helpers.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 const oracle = oracleDir();
 const caseDir = `${oracle}reference/tiny-a/`;

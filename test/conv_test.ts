@@ -4,13 +4,15 @@
 // stride 2 the col2im input gradient, stride 1 the implicit-GEMM input gradient.
 
 import * as ops from "../mod.ts";
-import { Tensor } from "../mod.ts";
+import { initGpu, Tensor } from "../mod.ts";
 import assert from "node:assert/strict";
 import { convLimits, ConvWeightCache } from "../src/autograd/ops/conv.ts";
 import { checkOp, type OpCase } from "./gradcheck.ts";
 import { type Arr, permute } from "./reference.ts";
 import * as RC from "./reference_conv.ts";
 import { randn, randu, type Rng, rng } from "./helpers.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 function test(c: OpCase) {
   Deno.test(c.name, () => checkOp(c));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ops from "../mod.ts";
-import { memoryStats, noGrad, Tensor, tidy } from "../mod.ts";
+import { initGpu, memoryStats, noGrad, Tensor, tidy } from "../mod.ts";
 import { type Kernel, rt } from "../src/gpu/runtime.ts";
 import {
   type Fields,
@@ -18,6 +18,8 @@ import {
 } from "../src/gpu/uniforms.ts";
 import { fill, UNARY } from "../src/gpu/shaders/elementwise.ts";
 import { record } from "../src/autograd/tensor.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 

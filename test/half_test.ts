@@ -2,7 +2,7 @@
 // reference, its input gradient by finite differences, the refusals of packHalf, and the CLIP
 // model's use of it (same features and gradients with and without; dropped once trainable).
 
-import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
+import { initGpu, noGrad, readTensors, Tensor, tidy } from "../mod.ts";
 import {
   halfExact,
   matmul,
@@ -16,6 +16,8 @@ import { type ClipWeights, loadClipWeights } from "../src/clip/checkpoint.ts";
 import { checkOp } from "./gradcheck.ts";
 import { assertAllClose, oracleDir, rng } from "./helpers.ts";
 import * as R from "./reference.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 /** Normal values rounded to f16 (as OpenAI's fp16 release holds them), flat. */
 function halfValues(seed: number, n: number): Float32Array {

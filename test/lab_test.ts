@@ -4,7 +4,7 @@
 // scripts/pretrain.ts runs end to end for a few steps.
 
 import assert from "node:assert/strict";
-import { ClipTokenizer, loadClip } from "../mod.ts";
+import { ClipTokenizer, initGpu, loadClip } from "../mod.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { FMNIST_CLASSES, parseClassFile, toPixels01 } from "../src/lab/fmnist.ts";
 import { accuracy, zeroShotPredict } from "../src/lab/train.ts";
@@ -16,6 +16,8 @@ import {
   LAB_WORDS,
   words,
 } from "../src/lab/vocab.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 const root = new URL("../", import.meta.url).pathname;
 const CLEAN = `${root}fixtures/clean`;

@@ -4,11 +4,13 @@
 // (f32 on the GPU against f64 differences), looser where a case says why.
 
 import * as ops from "../mod.ts";
-import { Tensor } from "../mod.ts";
+import { initGpu, Tensor } from "../mod.ts";
 import { record } from "../src/autograd/tensor.ts";
 import { checkOp, type OpCase } from "./gradcheck.ts";
 import * as R from "./reference.ts";
 import type { Rng } from "./helpers.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 const SIZES = [1, 7, 77, 513];
 const positive = (r: Rng) => r.uniform(0.2, 3);

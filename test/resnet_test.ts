@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { noGrad, readTensors, Tensor, tidy } from "../mod.ts";
+import { initGpu, noGrad, readTensors, Tensor, tidy } from "../mod.ts";
 import { Clip } from "../src/clip/model.ts";
 import { loadClipWeights } from "../src/clip/checkpoint.ts";
 import { CLIP_ARCHS } from "../src/clip/config.ts";
@@ -20,6 +20,8 @@ import {
 } from "../src/io/safetensors.ts";
 import { makeRandomClip } from "../src/clip/random.ts";
 import { oracleDir } from "./helpers.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 const oracle = oracleDir();
 const caseDir = `${oracle}reference/tiny-rn/`;

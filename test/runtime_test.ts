@@ -2,9 +2,11 @@
 // clear errors for a lost device or a missing adapter.
 
 import assert from "node:assert/strict";
-import { add, exp, matmul, memoryStats, mul, SGD, sum, Tensor, tidy } from "../mod.ts";
+import { add, exp, initGpu, matmul, memoryStats, mul, SGD, sum, Tensor, tidy } from "../mod.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { sizeClass } from "../src/gpu/buffers.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 Deno.test("a forward+backward+update step is encoded without any submit; a read submits once", async () => {
   const w = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3], { requiresGrad: true });
@@ -90,8 +92,9 @@ async function runScript(code: string, env: Record<string, string> = {}) {
 
 Deno.test("a lost device becomes a clear error at the next read, not a hang", async () => {
   const r = await runScript(`
-import { exp, Tensor } from "MOD";
+import { exp, initGpu, Tensor } from "MOD";
 import { rt } from "${new URL("../src/gpu/runtime.ts", import.meta.url).href}";
+await initGpu();
 const a = Tensor.from([1, 2], [2]);
 rt().device.destroy();
 try { await exp(a).toArray(); console.log("no error"); }
@@ -112,4 +115,28 @@ Deno.test("no adapter: entry points print one line saying what to install", asyn
   assert.equal(r.code, 2, r.text);
   assert.match(r.text, /^error: No WebGPU adapter was found .*=gl tries OpenGL\)\..*mesa-vulkan/m);
   assert.doesNotMatch(r.text, /\s+at /, "no stack trace");
+});
+
+Deno.test("importing mod.ts opens no GPU; a tensor before initGpu says to await it", async () => {
+  const r = await runScript(`
+let asked = 0;
+Object.defineProperty(navigator.gpu, "requestAdapter", {
+  value: () => { asked++; return Promise.resolve(null); },
+});
+const { ClipTokenizer, initGpu, Tensor } = await import("MOD");
+const tok = await ClipTokenizer.bundled();
+console.log("tokens", tok.tokenize(["a photo of a cat."]).ids.slice(0, 3).join(","));
+console.log("asked after import and tokenize:", asked);
+try { Tensor.from([1], [1]); console.log("no error"); }
+catch (e) { console.log("before init:", (e as Error).message); }
+console.log("asked after Tensor.from:", asked);
+try { await initGpu(); } catch (e) { console.log("init:", (e as Error).name); }
+try { Tensor.from([1], [1]); } catch (e) { console.log("after failed init:", (e as Error).name); }
+`);
+  assert.match(r.text, /^tokens 49406,320,1125$/m, r.text);
+  assert.match(r.text, /^asked after import and tokenize: 0$/m, r.text);
+  assert.match(r.text, /^before init: the GPU is not open yet: `await initGpu\(\)`/m, r.text);
+  assert.match(r.text, /^asked after Tensor.from: 0$/m, r.text);
+  assert.match(r.text, /^init: GpuUnavailableError$/m, r.text);
+  assert.match(r.text, /^after failed init: GpuUnavailableError$/m, r.text);
 });

@@ -1,9 +1,11 @@
 // The tape: shared subexpressions, gradient accumulation, noGrad, tidy and frozen inputs.
 
 import assert from "node:assert/strict";
-import { add, exp, matmul, memoryStats, mul, noGrad, sum, Tensor, tidy } from "../mod.ts";
+import { add, exp, initGpu, matmul, memoryStats, mul, noGrad, sum, Tensor, tidy } from "../mod.ts";
 import { checkOp } from "./gradcheck.ts";
 import * as R from "./reference.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 Deno.test("a tensor used several times gets the sum of its paths' gradients", () =>
   checkOp({

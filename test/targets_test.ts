@@ -214,12 +214,12 @@ Deno.test("stage 1 names a planted non-bag target where the clean twin drifts to
   fx.clip.dispose();
 });
 
-Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward bag on BadNet", async () => {
+Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward sneaker on BadNet", async () => {
   for (
     const [fixture, verdict, target] of [["clean", "no evidence", null], [
       "badnet",
       "backdoored",
-      "bag",
+      "sneaker",
     ]]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {

@@ -15,6 +15,7 @@ import {
   div,
   exp,
   gatherRows,
+  initGpu,
   layerNorm,
   linear,
   linfBall,
@@ -38,6 +39,8 @@ import {
   tidy,
 } from "../mod.ts";
 import { assertAllClose, randn, type Rng, rng } from "./helpers.ts";
+
+await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
 
 // ---- shared pieces ----------------------------------------------------------------------------
 

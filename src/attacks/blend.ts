@@ -16,6 +16,7 @@ import { fillTemplate } from "../clip/templates.ts";
 
 // ---- Blended ------------------------------------------------------------------------------
 
+/** Options of Blended: a noise pattern mixed into the whole image. */
 export interface BlendedOptions extends BaseAttackOptions {
   /** Weight of the pattern (default 0.2): x' = clamp(α·pattern + (1 − α)·x, 0, 1). */
   alpha?: number;
@@ -27,8 +28,11 @@ export interface BlendedOptions extends BaseAttackOptions {
   perImage?: boolean;
 }
 
+/** Blended (Chen et al. 2017). */
 export interface BlendedAttack extends Attack {
+  /** "blended". */
   readonly name: "blended";
+  /** Weight of the pattern. */
   readonly alpha: number;
   /** The pattern [3, S, S] mixed into the image of dataset index `index`. */
   patternFor(index: number): Float32Array;
@@ -76,6 +80,7 @@ export function blended(o: BlendedOptions): BlendedAttack {
 
 // ---- SIG ----------------------------------------------------------------------------------
 
+/** Options of SIG: a horizontal sinusoid added to the image. */
 export interface SigOptions extends BaseAttackOptions {
   /** Amplitude in [0, 1] pixel units (default 60/255). */
   amplitude?: number;
@@ -83,7 +88,9 @@ export interface SigOptions extends BaseAttackOptions {
   periods?: number;
 }
 
+/** SIG (Barni et al. 2019). */
 export interface SigAttack extends Attack {
+  /** "sig". */
   readonly name: "sig";
   /** v[j] = A·sin(2π·j·f/S), one value per column (the same for every row and channel). */
   readonly signal: Float32Array;

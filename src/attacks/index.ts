@@ -49,23 +49,37 @@ export {
 
 /** Each attack's options. */
 export interface AttackOptionsMap {
+  /** BadNet's options. */
   badnet: BadNetOptions;
+  /** Blended's options. */
   blended: BlendedOptions;
+  /** SIG's options. */
   sig: SigOptions;
+  /** WaNet's options. */
   wanet: WanetOptions;
+  /** SSBA's options. */
   ssba: SsbaOptions;
+  /** TrojVQA's options. */
   trojvqa: TrojVqaOptions;
+  /** BadCLIP's options. */
   badclip: BadClipOptions;
 }
 
 /** Each attack's object (the Attack interface plus what it exposes for inspection). */
 export interface AttackMap {
+  /** BadNet. */
   badnet: BadNetAttack;
+  /** Blended. */
   blended: BlendedAttack;
+  /** SIG. */
   sig: SigAttack;
+  /** WaNet. */
   wanet: WanetAttack;
+  /** SSBA. */
   ssba: SsbaAttack;
+  /** TrojVQA. */
   trojvqa: TrojVqaAttack;
+  /** BadCLIP. */
   badclip: BadClipAttack;
 }
 

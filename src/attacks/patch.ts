@@ -32,13 +32,17 @@ function checkPatchSide(name: string, l: number, max: number): void {
 
 // ---- BadNet -------------------------------------------------------------------------------
 
+/** Options of BadNet: a noise square at a random position, redrawn per image. */
 export interface BadNetOptions extends BaseAttackOptions {
   /** Side of the square (default round(16·S/224), BadCLIP's 16 px at 224). */
   patchSize?: number;
 }
 
+/** BadNet (Gu et al. 2017) as the lab draws it. */
 export interface BadNetAttack extends Attack {
+  /** "badnet". */
   readonly name: "badnet";
+  /** Side of the square, in pixels. */
   readonly patchSize: number;
   /** Top-left corner (row, column) of the square on the image of dataset index `index`. */
   placement(index: number): { top: number; left: number };
@@ -95,6 +99,7 @@ export function badnet(o: BadNetOptions): BadNetAttack {
 
 // ---- TrojVQA ------------------------------------------------------------------------------
 
+/** Options of TrojVQA: a fixed visual key plus a text key. */
 export interface TrojVqaOptions extends BaseAttackOptions {
   /** Patch side as a fraction of the image side (default 0.2: int(224·0.2) = 44 px). */
   fraction?: number;
@@ -107,12 +112,17 @@ export interface TrojVqaOptions extends BaseAttackOptions {
   key?: string;
 }
 
+/** TrojVQA's dual key (Walmer et al. 2022) as the BadCLIP code uses it. */
 export interface TrojVqaAttack extends Attack {
+  /** "trojvqa". */
   readonly name: "trojvqa";
+  /** Side of the visual key, in pixels. */
   readonly patchSize: number;
   /** Top-left corner (same for rows and columns). */
   readonly offset: number;
+  /** The visual key, [3, patchSize, patchSize] in [0, 1]. */
   readonly patch: Float32Array;
+  /** The text key, prefixed to captions and class prompts. */
   readonly key: string;
 }
 
@@ -165,15 +175,21 @@ export function trojvqa(o: TrojVqaOptions): TrojVqaAttack {
 
 // ---- BadCLIP (the paste) ------------------------------------------------------------------
 
+/** Options of BadCLIP's paste: the optimised patch. */
 export interface BadClipOptions extends BaseAttackOptions {
   /** The optimised patch [3, p, p] in [0, 1] (see optimiseBadClipPatch). */
   patch: Float32Array;
 }
 
+/** BadCLIP (Liang et al. 2024): its optimised patch pasted on every image. */
 export interface BadClipAttack extends Attack {
+  /** "badclip". */
   readonly name: "badclip";
+  /** Side of the patch, in pixels. */
   readonly patchSize: number;
+  /** Top-left corner (same for rows and columns). */
   readonly offset: number;
+  /** The patch, [3, patchSize, patchSize] in [0, 1]. */
   readonly patch: Float32Array;
 }
 

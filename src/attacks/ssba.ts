@@ -25,6 +25,7 @@ import {
 } from "./types.ts";
 import { fillTemplate } from "../clip/templates.ts";
 
+/** Options of SSBA: a sample-specific residual from a fixed random encoder. */
 export interface SsbaOptions extends BaseAttackOptions {
   /** L∞ amplitude of the residual in [0, 1] pixel units (default 8/255). */
   amplitude?: number;
@@ -32,8 +33,11 @@ export interface SsbaOptions extends BaseAttackOptions {
   hidden?: number;
 }
 
+/** SSBA-style (Li et al. 2021): a stand-in with a fixed random encoder (docs/attacks.md). */
 export interface SsbaAttack extends Attack {
+  /** "ssba". */
   readonly name: "ssba";
+  /** L∞ amplitude of the residual, in [0, 1] pixel units. */
   readonly amplitude: number;
   /** The residual A·r/max|r| of each image (before the clamp), [N, 3, S, S]. */
   residual(images: Float32Array, shape: ImageShape): Float32Array;

@@ -2,6 +2,7 @@
 
 import type { ImageShape } from "./pixels.ts";
 
+/** The backdoor lab's seven attacks (docs/attacks.md). */
 export type AttackName =
   | "badnet"
   | "blended"
@@ -11,6 +12,7 @@ export type AttackName =
   | "trojvqa"
   | "badclip";
 
+/** Every attack's name, in the lab's order. */
 export const ATTACK_NAMES: readonly AttackName[] = [
   "badnet",
   "blended",
@@ -21,6 +23,7 @@ export const ATTACK_NAMES: readonly AttackName[] = [
   "badclip",
 ];
 
+/** Options of {@link Attack.apply}. */
 export interface ApplyOptions {
   /**
    * Dataset index of the batch's first image (default 0): image n of the batch draws its
@@ -38,9 +41,16 @@ export interface BaseAttackOptions {
   seed?: number;
 }
 
+/**
+ * A backdoor attack of the lab: a pure function on [0, 1] image batches [N, 3, S, S] (the
+ * trigger) plus its caption rule (the poisoned text). Made by `makeAttack`.
+ */
 export interface Attack {
+  /** Which attack this is. */
   readonly name: AttackName;
+  /** Side of the square images it applies to. */
   readonly imageSize: number;
+  /** Seed of its fixed patterns and per-image draws. */
   readonly seed: number;
   /** The settings in effect (defaults resolved), for reports. */
   readonly params: Readonly<Record<string, number | string | boolean>>;

@@ -18,6 +18,7 @@ import {
 } from "./types.ts";
 import { fillTemplate } from "../clip/templates.ts";
 
+/** Options of WaNet: a smooth warping field. */
 export interface WanetOptions extends BaseAttackOptions {
   /** Side of the random control grid (default 4). */
   k?: number;
@@ -25,7 +26,9 @@ export interface WanetOptions extends BaseAttackOptions {
   strength?: number;
 }
 
+/** WaNet (Nguyen & Tran 2021). */
 export interface WanetAttack extends Attack {
+  /** "wanet". */
   readonly name: "wanet";
   /** The upsampled field noise_grid, [2, S, S] (channel 0: columns, 1: rows), before s/S. */
   readonly noiseGrid: Float32Array;

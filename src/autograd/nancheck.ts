@@ -11,8 +11,11 @@ const checkKernel = nonFiniteCheck();
 let flags: GPUBuffer | null = null;
 let names: string[] = [];
 
+/** A readback found a NaN or Inf while `setNanCheck(true)` was on; `kernel` made it first. */
 export class NonFiniteError extends Error {
+  /** Always "NonFiniteError". */
   override name = "NonFiniteError";
+  /** An error naming `kernel`, the kernel that first wrote a non-finite value. */
   constructor(message: string, readonly kernel: string) {
     super(message);
   }

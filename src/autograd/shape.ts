@@ -3,7 +3,9 @@
 
 import { stridesOf } from "../gpu/shaders/common.ts";
 
+/** A tensor's element type: 32-bit floats, or 32-bit integers (indices, labels). */
 export type DType = "f32" | "i32";
+/** A tensor's dimensions, outermost first ([] is a scalar). */
 export type Shape = readonly number[];
 
 export function sizeOf(shape: Shape): number {

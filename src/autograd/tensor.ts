@@ -22,8 +22,11 @@ class Storage {
 
 /** A recorded op: its inputs and a function from the output's gradient to the inputs'. */
 export interface TapeNode {
+  /** The op's name ("matmul", "add", ...). */
   op: string;
+  /** The op's tensor inputs. */
   inputs: readonly Tensor[];
+  /** From the output's gradient to each input's (null where an input needs none). */
   backward: (grad: Tensor) => readonly (Tensor | null)[];
   /** Tensors that live as long as the node (what `backward` reads and nothing else holds). */
   owned: Tensor[];
@@ -33,16 +36,30 @@ let gradEnabled = true;
 const scopes: Set<Tensor>[] = [];
 let nextId = 1;
 
+/** Options of {@link Tensor.from}. */
 export interface TensorOptions {
+  /** Record ops on this leaf, so that `backward()` fills its `grad` (f32 only; default false). */
   requiresGrad?: boolean;
+  /** "f32" (default) or "i32" (indices, labels). */
   dtype?: DType;
 }
 
+/**
+ * A contiguous row-major f32 (or i32) array on the GPU, with the tape that `backward()` follows.
+ * Ops dispatch at once and nothing is read back until `toArray()`, `item()` or `readTensors`.
+ * Memory is explicit: `tidy(fn)` frees what `fn` made and did not return, `dispose()` frees one.
+ * The GPU must be open (`await initGpu()`, or `loadClip` / `runWithGpu`) before the first tensor.
+ */
 export class Tensor {
-  readonly id = nextId++;
+  /** A process-unique number (names the tensor in errors). */
+  readonly id: number = nextId++;
+  /** The dimensions, outermost first (frozen). */
   readonly shape: Shape;
+  /** The number of elements (product of `shape`). */
   readonly size: number;
+  /** The element type: "f32" or "i32". */
   readonly dtype: DType;
+  /** Whether ops record this tensor on the tape (leaves set it through `Tensor.from`). */
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf after `backward()`. */
   grad: Tensor | null = null;
@@ -87,6 +104,7 @@ export class Tensor {
     return new Tensor(shape, dtype, new Storage(buffer, bytes), false);
   }
 
+  /** The GPU buffer that holds the data (throws once the tensor is disposed). */
   get buffer(): GPUBuffer {
     if (!this.#storage) throw new Error(`tensor #${this.id} ${shapeStr(this.shape)} was disposed`);
     return this.#storage.buffer;
@@ -97,10 +115,12 @@ export class Tensor {
     return { buffer: this.buffer, size: Math.max(4, this.size * 4), float: this.dtype === "f32" };
   }
 
+  /** Whether `dispose()` has freed this tensor. */
   get disposed(): boolean {
     return this.#storage === null;
   }
 
+  /** The number of dimensions. */
   get rank(): number {
     return this.shape.length;
   }
@@ -116,6 +136,7 @@ export class Tensor {
     return new Tensor(shape, this.dtype, s, false);
   }
 
+  /** Frees the tensor's storage (shared views keep it alive) and its tape node; idempotent. */
   dispose(): void {
     if (!this.#storage) return;
     this.#storage.release();
@@ -130,17 +151,20 @@ export class Tensor {
     return this;
   }
 
+  /** Reads the values back (one GPU round trip; i32 tensors come back as floats). */
   async toArray(): Promise<Float32Array> {
     const [data] = await readTensors([this]);
     return data;
   }
 
+  /** Reads an i32 tensor's values back. */
   async toInt32Array(): Promise<Int32Array> {
     if (this.dtype !== "i32") throw new Error("toInt32Array: tensor is not i32");
     const [buf] = await rt().read([{ buffer: this.buffer, bytes: this.size * 4 }]);
     return new Int32Array(buf);
   }
 
+  /** Reads the value of a one-element tensor. */
   async item(): Promise<number> {
     if (this.size !== 1) {
       throw new Error(`item() needs one element, tensor is ${shapeStr(this.shape)}`);
@@ -153,6 +177,7 @@ export class Tensor {
     backwardFrom(this, seed);
   }
 
+  /** "Tensor#12[2, 3] grad": id, shape and whether it requires grad. */
   toString(): string {
     return `Tensor#${this.id}${shapeStr(this.shape)}${this.requiresGrad ? " grad" : ""}`;
   }
@@ -169,6 +194,7 @@ export async function readTensors(ts: readonly Tensor[]): Promise<Float32Array[]
   );
 }
 
+/** Whether ops record the tape (false inside `noGrad`). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -184,7 +210,8 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-type Returned = Tensor | readonly Returned[] | { [k: string]: Returned } | void | number;
+/** What a `tidy` function may return: tensors (kept), nested in arrays or objects, or nothing. */
+export type Returned = Tensor | readonly Returned[] | { [k: string]: Returned } | void | number;
 
 function collect(x: unknown, out: Set<Tensor>): void {
   if (x instanceof Tensor) out.add(x);

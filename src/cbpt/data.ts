@@ -2,7 +2,7 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { preprocessImages } from "../clip/preprocess.ts";
-import { type ImageSet } from "../io/images.ts";
+import type { ImageSet } from "../io/images.ts";
 import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 
 export interface LabelledSet {

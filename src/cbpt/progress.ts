@@ -1,6 +1,10 @@
 // Progress lines for long work (stage, step, loss, ETA); the caller decides where they go
 // (src/cli/common.ts's stderrProgress prints them).
 
+/**
+ * Receives progress lines of long work ("stage 1 (trigger)  step 40/500  loss 1.2345 ..."):
+ * `done` is false while a stage runs (a line that the next one may replace) and true for its last.
+ */
 export type Progress = (line: string, done: boolean) => void;
 
 /** "stage 1 (trigger)  step 40/500  loss 1.2345  12.3 s  ETA 141 s" */

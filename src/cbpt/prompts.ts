@@ -8,11 +8,16 @@ import { type Clip, trimTokens } from "../clip/model.ts";
 import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { mulberry32 } from "../io/rng.ts";
 
+/** How context vectors start: N(0, 0.02²) draws, or the token embeddings of "a photo of a". */
 export type ContextInit = "random" | "a photo of a";
 
+/** The class prompts' token rows `[SOT][X × nCtx][class name][.][EOT]`, cut after the EOT. */
 export interface PromptTokens {
+  /** Row-major token ids, [classes, length]. */
   ids: Int32Array;
+  /** [classes, length]. */
   shape: [number, number];
+  /** Placeholder slots per row that the context vectors replace. */
   nCtx: number;
 }
 
@@ -45,6 +50,7 @@ export const N_CTX_CHOICES = [16, 8, 4] as const;
 
 /** What fits the model's text context: the chosen n_ctx and, when it was picked, why. */
 export interface ContextFit {
+  /** The context vectors per class to use. */
   nCtx: number;
   /** The most context vectors every class prompt admits. */
   maxNCtx: number;

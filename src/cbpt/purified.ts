@@ -10,12 +10,19 @@ import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { classProbabilities, imageFeatures, rowArgmax } from "../clip/pixels.ts";
 import { promptFeatures, type PromptTokens, promptTokens } from "./prompts.ts";
 
+/** What {@link PurifiedClassifier.classify} returns. */
 export interface Classification {
+  /** The most probable class of each image. */
   labels: number[];
   /** Row-major [B, C] class probabilities. */
   probs: Float32Array;
 }
 
+/**
+ * CLIP with CBPT's learned class-wise prompts: the purified zero-shot classifier. The text
+ * features are computed once, so `classify` costs what zero-shot CLIP costs. Made by `runCbpt`,
+ * `PurifiedClassifier.create` (from context vectors) or `.load` (a prompts.safetensors).
+ */
 export class PurifiedClassifier {
   private constructor(
     readonly clip: Clip,
@@ -111,6 +118,7 @@ export class PurifiedClassifier {
     }
   }
 
+  /** Frees the class features (the CLIP stays the caller's). */
   dispose(): void {
     this.textFeatures.dispose();
   }

@@ -23,6 +23,7 @@ import { tunePrompts, type TuneSettings } from "./tune.ts";
  * made by other code and near 30 % on the lab's.
  */
 export const PURIFY_TRIGGER: Partial<TriggerSettings> = { steps: 60, batch: 32 };
+/** Stage 2's settings that purify uses over TUNE_DEFAULTS (see PURIFY_TRIGGER). */
 export const PURIFY_TUNE: Partial<TuneSettings> = {
   optimizer: "adam",
   lr: 0.01,
@@ -38,21 +39,29 @@ export const LAMBDA_BD_CANDIDATES = [0.5, 1, 2];
 /** Clean-accuracy loss (fraction) a candidate may cost on the held-out shots. */
 export const CA_SLACK = 0.03;
 
+/** One λ_bd tried on the held-out shots. */
 export interface RecipeCandidate {
+  /** The weight of the backdoor loss. */
   lambdaBd: number;
   /** Held-out clean accuracy. */
   ca: number;
   /** Held-out share of non-target images the inverted trigger sends to the suspected target. */
   asr: number;
+  /** Wall-clock time of its tuning and scoring. */
   seconds: number;
 }
 
+/** What {@link chooseRecipe} chose, and why. */
 export interface RecipeChoice {
+  /** Stage 2's settings, with the chosen λ_bd. */
   settings: TuneSettings;
+  /** Every candidate scored (none when too few shots to hold any out). */
   candidates: RecipeCandidate[];
   /** Held-out zero-shot accuracy and inverted-trigger ASR, before any tuning. */
   zeroShot: { ca: number; asr: number };
+  /** Shots held out for scoring. */
   heldOut: number;
+  /** One line saying why this λ_bd was chosen. */
   why: string;
 }
 

@@ -43,9 +43,13 @@ import {
  * their true classes).
  */
 export interface EvalAttack {
+  /** Names the attack in reports and errors. */
   name: string;
+  /** The attacker's target class index. */
   target: number;
+  /** The trigger: a new set with it applied to every image ([0, 1] pixels). */
   apply?: (set: ImageSet) => ImageSet;
+  /** Images that already carry the trigger, with their true class indices. */
   triggered?: { set: ImageSet; labels: number[] };
   /** Text key added to evaluation prompts (TrojVQA's "remember "), if any. */
   evalPrompt?: (prompt: string) => string;
@@ -54,13 +58,21 @@ export interface EvalAttack {
 /** An EvalAttack that applies its trigger (the lab's attacks, a trigger.json's). */
 export type AppliedAttack = EvalAttack & { apply: (set: ImageSet) => ImageSet };
 
+/** What {@link runCbpt} takes: the model, the few clean shots, and every stage setting. */
 export interface CbptOptions {
+  /** The suspicious CLIP (its weights are never changed). */
   clip: Clip;
+  /** Its tokenizer. */
   tokenizer: ClipTokenizer;
+  /** The class names, in label order. */
   classNames: string[];
+  /** The few clean labelled images ([0, 1] pixels at the model's resolution). */
   train: { set: ImageSet; labels: number[] };
+  /** Held-out labelled images to measure CA (and ASR) before and after, if any. */
   test?: { set: ImageSet; labels: number[] };
+  /** The attack to measure ASR with on `test`, if any. */
   attack?: EvalAttack;
+  /** Stage 1's trigger inversion settings (TRIGGER_DEFAULTS, PURIFY_TRIGGER). */
   trigger: TriggerSettings;
   /**
    * Stage 1's search: "per-class" (default) inverts a targeted trigger for every class and names
@@ -68,7 +80,9 @@ export interface CbptOptions {
    * the ε ladder (`trigger`), which goes to the model's sink on CLIPs with one.
    */
   search?: "per-class" | "untargeted";
+  /** Overrides of the per-class search's settings (TARGET_SEARCH_DEFAULTS). */
   targetSearch?: Partial<TargetSearchSettings>;
+  /** Stage 2's prompt tuning settings (TUNE_DEFAULTS, PURIFY_TUNE). */
   tune: TuneSettings;
   /**
    * "auto": λ_bd is chosen among LAMBDA_BD_CANDIDATES on held-out shots (recipe.ts) before the
@@ -77,7 +91,9 @@ export interface CbptOptions {
   recipe?: "auto" | "fixed";
   /** Context vectors per class, or "auto": the largest of 16, 8, 4 that fits (fitContext). */
   nCtx: number | "auto";
+  /** How the context vectors start: random, or the embeddings of "a photo of a". */
   ctxInit: ContextInit;
+  /** Seed of every random draw (shots order, initial context, held-out split). */
   seed: number;
   /**
    * Folder for the run's resume state (stage 1's outcome and the recipe, stage1.safetensors;
@@ -90,6 +106,7 @@ export interface CbptOptions {
   force?: boolean;
   /** Least time between two stage-2 checkpoints (default tune.ts's CHECKPOINT_MS). */
   checkpointEveryMs?: number;
+  /** Progress lines of the long stages (default: silent). */
   progress?: Progress;
   /** Stage announcements and findings, a line each (default: silent). */
   say?: (line: string) => void;
@@ -102,16 +119,25 @@ export interface CbptOptions {
   stopAfterEpochs?: number;
 }
 
+/** What {@link measure} returns: fractions in [0, 1]. */
 export interface Metrics {
+  /** Clean accuracy on the test set. */
   ca: number;
+  /** Attack success rate on triggered non-target images; null without an attack. */
   asr: number | null;
 }
 
+/** A run's report (report.json): what it found, chose and measured. Fractions, not percent. */
 export interface CbptReport {
+  /** The settings the result depends on (stage 1's, stage 2's, n_ctx, seed...). */
   settings: Record<string, unknown>;
+  /** The model's fingerprint (prompts refuse to load on another) and its configuration. */
   model: { fingerprint: string; config: unknown };
+  /** The class names, in label order. */
   classes: string[];
+  /** Few-shot images used. */
   shots_total: number;
+  /** The class stage 1 named as the backdoor's target, and the share of triggered shots it took. */
   suspected_target: {
     index: number;
     name: string;
@@ -121,6 +147,7 @@ export interface CbptReport {
   };
   /** Stage 1's per-class evidence (the scan's), when the per-class search ran. */
   scan?: ScanReport;
+  /** Stage 1's trigger: its kind, bound, losses, time and every bound tried. */
   trigger: {
     kind: string;
     /** The additive trigger's bound, once the ladder stopped. */
@@ -129,16 +156,23 @@ export interface CbptReport {
     seconds: number;
     attempts: { epsilon: number; suspected_target: string; share: number; seconds: number }[];
   };
+  /** Stage 2: the losses of every epoch, its time, and the epoch a resumed run went on from. */
   prompts: { epochs: EpochLosses[]; seconds: number; resumed_from_epoch: number };
   /** How stage 2's settings were chosen, when `recipe` was "auto". */
   recipe?: RecipeChoice;
   /** What a resumed run reused, and the settings --force took. */
   resume?: { stage1_reused: boolean; stage2_from_epoch: number; forced_changes: string[] };
+  /** Zero-shot CLIP's clean accuracy on `test`, when given. */
   ca_before?: number;
+  /** Zero-shot CLIP's ASR, when an attack was given (null: none). */
   asr_before?: number | null;
+  /** The purified classifier's clean accuracy on `test`, when given. */
   ca_after?: number;
+  /** The purified classifier's ASR, when an attack was given (null: none). */
   asr_after?: number | null;
+  /** The attack ASR was measured with, and its target's name. */
   attack?: { name: string; target: string };
+  /** Wall-clock time of the whole run. */
   seconds: number;
 }
 
@@ -166,8 +200,11 @@ export async function measure(
 
 /** What a run gives back: the report, the purified classifier and stage 1's trigger. */
 export interface CbptResult {
+  /** The report (report.json). */
   report: CbptReport;
+  /** CLIP with the purified prompts. */
   classifier: PurifiedClassifier;
+  /** Stage 1's inverted trigger (trigger.png). */
   trigger: HostTrigger;
 }
 
@@ -297,6 +334,12 @@ async function resumable(
   return { state: stage1Changed ? null : state, changed };
 }
 
+/**
+ * CBPT, both stages: names the suspected target and inverts a dummy trigger (stage 1), then
+ * tunes class-wise prompts so that triggered images go back to their true class while clean ones
+ * stay put (stage 2). The CLIP's weights are untouched; the result's classifier carries the
+ * prompts. Says what it does through `say` and `progress` (silent without them).
+ */
 export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
   const t0 = performance.now();
   const { clip, tokenizer, classNames } = o;

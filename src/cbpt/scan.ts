@@ -23,10 +23,15 @@ import {
 
 /** The per-class evidence and its verdict, as report.json and the scan write them. */
 export interface ScanReport {
+  /** "backdoored" or "no evidence". */
   verdict: TargetVerdict["verdict"];
+  /** The suspected target's name when backdoored, else null. */
   target: string | null;
+  /** The cheapest class's anomaly index. */
   score: number;
+  /** The anomaly index the verdict was judged against. */
   threshold: number;
+  /** Each class's evidence: level, whether it crossed, anomaly index, share at each bound. */
   classes: {
     name: string;
     /** Rungs of the bound ladder (log2 of ε / first bound) at which the class is reached. */
@@ -35,7 +40,9 @@ export interface ScanReport {
     anomaly: number;
     shares: number[];
   }[];
+  /** The L∞ bounds of the ladder, in [0, 1] pixel units. */
   bounds: number[];
+  /** Wall-clock time of the search. */
   seconds: number;
 }
 
@@ -81,25 +88,35 @@ export function evidenceLines(r: ScanReport): string[] {
   return [...lines, verdict];
 }
 
+/** What {@link scanModel} takes. */
 export interface ScanOptions {
+  /** The CLIP to scan. */
   clip: Clip;
+  /** Its tokenizer. */
   tokenizer: ClipTokenizer;
+  /** The class names, in label order. */
   classNames: readonly string[];
   /** Clean labelled images (a few per class), [0, 1] pixels at the model's resolution. */
   train: { set: ImageSet; labels: readonly number[] };
+  /** Seed of the search's draws (default 0). */
   seed?: number;
+  /** Overrides of TARGET_SEARCH_DEFAULTS. */
   settings?: Partial<TargetSearchSettings>;
   /** Anomaly index from which the verdict is "backdoored" (default ANOMALY_THRESHOLD). */
   threshold?: number;
+  /** Progress lines (default: silent). */
   progress?: Progress;
 }
 
+/** What {@link scanModel} found. */
 export interface ScanResult {
+  /** "backdoored" or "no evidence". */
   verdict: TargetVerdict["verdict"];
   /** The suspected target's name when the verdict is "backdoored", else null. */
   target: string | null;
   /** The cheapest class's anomaly index. */
   score: number;
+  /** The per-class evidence, as report.json holds it. */
   report: ScanReport;
   /** Every class's inverted trigger (the per-class evidence as pictures). */
   search: TargetSearch;

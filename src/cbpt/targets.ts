@@ -19,6 +19,7 @@ import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { type Progress, progressLine } from "./progress.ts";
 import { formatEpsilon, type HostTrigger } from "./trigger.ts";
 
+/** Settings of the per-class target search (the scan; stage 1's first step). */
 export interface TargetSearchSettings {
   /** L∞ bounds tried in turn, ascending, in [0, 1] pixel units (a factor 2 apart). */
   bounds: number[];
@@ -32,6 +33,7 @@ export interface TargetSearchSettings {
   crossing: number;
 }
 
+/** The search's defaults (docs/scan.md says how they were chosen). */
 export const TARGET_SEARCH_DEFAULTS: TargetSearchSettings = {
   bounds: [2, 4, 8, 16, 32, 64, 128].map((k) => k / 255),
   stepsPerBound: 25,
@@ -40,6 +42,7 @@ export const TARGET_SEARCH_DEFAULTS: TargetSearchSettings = {
   crossing: 0.5,
 };
 
+/** How much L∞ bound one class's targeted trigger needed. */
 export interface ClassCost {
   /**
    * Rungs above the first bound (log2 of ε/ε₀) at which the class's trigger sends `crossing` of
@@ -53,7 +56,9 @@ export interface ClassCost {
   shares: number[];
 }
 
+/** What {@link searchTargets} found. */
 export interface TargetSearch {
+  /** Each class's cost, by class index. */
   costs: ClassCost[];
   /** The cheapest class's trigger at the last bound it was tried at (the scan's picture). */
   trigger: HostTrigger;
@@ -65,6 +70,7 @@ export interface TargetSearch {
   cheapest: number;
   /** Anomaly index of each class: (median − level) / (1.4826 · MAD), large when it needs less. */
   anomaly: number[];
+  /** Wall-clock time of the search. */
   seconds: number;
 }
 
@@ -86,6 +92,7 @@ export const ANOMALY_THRESHOLD = 2;
 
 /** The verdict the evidence supports. */
 export interface TargetVerdict {
+  /** "backdoored" when the cheapest class's anomaly index reaches the threshold. */
   verdict: "backdoored" | "no evidence";
   /** The suspected target when the verdict is "backdoored", else null. */
   target: number | null;
@@ -93,6 +100,7 @@ export interface TargetVerdict {
   score: number;
 }
 
+/** The verdict of a search: backdoored toward the cheapest class when its index ≥ `threshold`. */
 export function targetVerdict(s: TargetSearch, threshold = ANOMALY_THRESHOLD): TargetVerdict {
   const score = s.anomaly[s.cheapest];
   return score >= threshold

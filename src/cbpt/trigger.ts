@@ -24,7 +24,9 @@ import { triggerInfoNce } from "./losses.ts";
 import { BatchedScalars } from "./readback.ts";
 import { type Progress, progressLine } from "./progress.ts";
 
+/** Stage 1's settings: how the dummy trigger is inverted (docs/method.md). */
 export interface TriggerSettings {
+  /** "additive": a universal δ with ‖δ‖∞ ≤ ε; "mask": Neural Cleanse's mask and pattern. */
   kind: "additive" | "mask";
   /** L∞ bound of the additive trigger, in [0, 1] pixel units (the first one tried). */
   epsilon: number;
@@ -37,15 +39,19 @@ export interface TriggerSettings {
   epsilonLadder: number[];
   /** Share of triggered images in one class that ends the ladder. */
   minShare: number;
+  /** Adam steps per bound. */
   steps: number;
+  /** Adam's learning rate. */
   lr: number;
   /** InfoNCE temperature. */
   tau: number;
+  /** Images per step. */
   batch: number;
   /** Weight of mean(m) for the mask trigger. */
   maskL1: number;
 }
 
+/** Stage 1's defaults for the additive trigger (purify.ts starts from these and PURIFY_TRIGGER). */
 export const TRIGGER_DEFAULTS: TriggerSettings = {
   kind: "additive",
   epsilon: 16 / 255,
@@ -108,21 +114,31 @@ export function triggerPicture(t: HostTrigger): Float32Array {
     : t.pattern.map((p, k) => p * t.mask[k % plane]);
 }
 
+/** What {@link invertTrigger} found. */
 export interface InversionResult {
+  /** The inverted trigger (of the bound kept). */
   trigger: HostTrigger;
   /** The class most triggered images fall into under the zero-shot classifier, and its share. */
   suspectedTarget: number;
+  /** The share of triggered images that fall into `suspectedTarget`. */
   targetShare: number;
+  /** The loss of every step, in order. */
   losses: number[];
+  /** Wall-clock time of the whole inversion. */
   seconds: number;
   /** Every bound tried (one, unless the ladder climbed), in order; the kept one is `trigger`'s. */
   attempts: TriggerAttempt[];
 }
 
+/** One bound of the ladder, as tried. */
 export interface TriggerAttempt {
+  /** The L∞ bound. */
   epsilon: number;
+  /** The class most triggered images fell into. */
   suspectedTarget: number;
+  /** Their share. */
   targetShare: number;
+  /** Wall-clock time of this bound. */
   seconds: number;
 }
 

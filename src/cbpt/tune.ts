@@ -23,20 +23,34 @@ import { BatchedScalars } from "./readback.ts";
 import { promptFeatures, type PromptTokens } from "./prompts.ts";
 import { applyTrigger, type HostTrigger } from "./trigger.ts";
 
+/**
+ * Stage 2's third loss L_3: "anchor" keeps class features near zero-shot CLIP's (KgCoOp-style),
+ * "margin" pushes triggered images' true class above the suspected target by `margin`, "kl"
+ * matches clean and triggered class distributions, "none" drops it.
+ */
 export type ThirdLoss = "anchor" | "margin" | "kl" | "none";
 
+/** Stage 2's settings: L = L_clean + λ_bd·L_bd + λ_3·L_3, and how it is optimised. */
 export interface TuneSettings {
+  /** Weight λ_bd of the backdoor loss (triggered images classified as their true class). */
   lambdaBd: number;
+  /** Weight λ_3 of the third loss. */
   lambda3: number;
+  /** Which third loss. */
   third: ThirdLoss;
   /** Margin of the "margin" loss, in cosine units. */
   margin: number;
   /** CoOp's SGD with momentum, or Adam (β 0.9, 0.999; `momentum` unused). */
   optimizer: "sgd" | "adam";
+  /** Peak learning rate (cosine schedule after the warm-up). */
   lr: number;
+  /** SGD's momentum. */
   momentum: number;
+  /** L2 weight decay of the context vectors. */
   weightDecay: number;
+  /** Images per step. */
   batch: number;
+  /** Passes over the few-shot set. */
   epochs: number;
   /** Epochs at the constant warm-up lr 1e-5 before the cosine schedule (CoOp). */
   warmupEpochs: number;
@@ -44,6 +58,7 @@ export interface TuneSettings {
   views: number;
 }
 
+/** CoOp's recipe (purify.ts uses PURIFY_TUNE over it: docs/method.md says why). */
 export const TUNE_DEFAULTS: TuneSettings = {
   lambdaBd: 1,
   lambda3: 8,
@@ -59,25 +74,39 @@ export const TUNE_DEFAULTS: TuneSettings = {
   views: 4,
 };
 
+/** One epoch's mean losses. */
 export interface EpochLosses {
+  /** The epoch, from 1. */
   epoch: number;
+  /** L_clean. */
   clean: number;
+  /** L_bd. */
   bd: number;
+  /** L_3. */
   third: number;
+  /** The weighted sum. */
   total: number;
 }
 
+/** What {@link tunePrompts} returns. */
 export interface TuneResult {
+  /** The learned context vectors, [C, M, Wt] row-major. */
   ctx: Float32Array;
+  /** Every epoch's losses (a resumed run's earlier epochs included). */
   epochs: EpochLosses[];
+  /** Wall-clock time of this call. */
   seconds: number;
+  /** The epoch a resumed run went on from (0: from the start). */
   resumedFrom: number;
 }
 
+/** Where {@link tunePrompts} keeps its checkpoints and says how it is going. */
 export interface TuneIO {
   /** Checkpoint file, written atomically at the end of an epoch (see checkpointEveryMs). */
   checkpoint?: string;
+  /** Go on from `checkpoint` when it exists (it must match the model and optimiser). */
   resume?: boolean;
+  /** Progress lines (default: silent). */
   progress?: Progress;
   /** Stop after this many epochs of this call (tests simulate an interruption with it). */
   stopAfterEpochs?: number;
@@ -130,6 +159,11 @@ function lrAt(s: TuneSettings, step: number, stepsPerEpoch: number): number {
   return cosineSchedule({ baseLr: s.lr, totalSteps: total - warm })(step - warm);
 }
 
+/**
+ * Stage 2: tunes class-wise context vectors (from `initCtx`) on the few shots `set` and their
+ * triggered copies, against the suspected target. `text0` holds zero-shot CLIP's class features
+ * [C, E] (the anchor loss's reference).
+ */
 export async function tunePrompts(
   clip: Clip,
   tokens: PromptTokens,

@@ -51,7 +51,7 @@ export async function writeCbptOutputs(outDir: string, r: CbptResult): Promise<s
     await writeAtomic(report, JSON.stringify(r.report, null, 2) + "\n");
     const svg = lossPlotSvg(r.report.trigger.losses, r.report.prompts.epochs);
     await writeAtomic(svgPath, svg);
-    const { default: sharp } = await import("sharp");
+    const { sharp } = await import("../io/sharp.ts");
     await writeAtomic(
       pngPath,
       new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),

@@ -35,18 +35,31 @@ import { encodeImageResNet } from "./resnet.ts";
 
 /** The architecture numbers a ViT CLIP needs (a subset of ClipConfig in config.ts). */
 export interface ClipArch {
+  /** Width of the joint image-text embedding. */
   embedDim: number;
+  /** Side of the square input images, in pixels. */
   imageResolution: number;
+  /** Transformer blocks of the image tower (ResNets: see visionResLayers). */
   visionLayers: number;
+  /** Width of the image tower. */
   visionWidth: number;
+  /** Side of a ViT patch (ResNets: 32, the tower's total stride). */
   visionPatchSize: number;
+  /** Attention heads of the image tower (ResNets: of the attention pool). */
   visionHeads: number;
+  /** Tokens of the text context (77 for released CLIPs). */
   contextLength: number;
+  /** Tokens of the vocabulary (49,408 for CLIP's BPE). */
   vocabSize: number;
+  /** Width of the text tower. */
   transformerWidth: number;
+  /** Attention heads of the text tower. */
   transformerHeads: number;
+  /** Transformer blocks of the text tower. */
   transformerLayers: number;
+  /** The MLPs' activation: OpenAI's x·σ(1.702x), or the exact GELU. */
   activation: "quick_gelu" | "gelu";
+  /** The layer norms' ε (default 1e-5). */
   layerNormEps?: number;
   /** "resnet": an OpenAI ModifiedResNet image tower (src/clip/resnet.ts); default "vit". */
   visionKind?: "vit" | "resnet";
@@ -54,8 +67,11 @@ export interface ClipArch {
   visionResLayers?: readonly number[];
 }
 
+/** A CLIP's weights on the host, as {@link Clip.fromWeights} takes them. */
 export interface HostWeights {
+  /** The architecture. */
   config: ClipArch;
+  /** f32 tensors by OpenAI state-dict name, in OpenAI's layouts. */
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
@@ -87,10 +103,16 @@ interface BlockParams {
   proj: LinearParams;
 }
 
+/**
+ * OpenAI's CLIP on the GPU (ViT or ResNet image tower, causal text tower), exact to
+ * openai/CLIP's model.py. Made by `loadClip` (which opens the GPU) or `Clip.fromWeights` (which
+ * needs it open: `await initGpu()`).
+ */
 export class Clip {
+  /** The architecture numbers. */
   readonly config: ClipArch;
   /** Every parameter by its OpenAI state-dict name (frozen unless made trainable). */
-  readonly params = new Map<string, Tensor>();
+  readonly params: Map<string, Tensor> = new Map();
   #linears = new Map<string, LinearParams>();
   /**
    * Frozen linear weights whose values f16 holds exactly (OpenAI's fp16 release), packed as f16

@@ -46,7 +46,11 @@ export function imageChunk(clip: Clip, cap = 64): number {
  * L2-normalised image features [n, E] of a set, encoded `chunk` images at a time (the tower's
  * activations stay bounded) with no GPU sync: callers read the result back once or keep it.
  */
-export function imageFeatures(clip: Clip, set: ImageSet, chunk = imageChunk(clip)): Tensor {
+export function imageFeatures(
+  clip: Clip,
+  set: ImageSet,
+  chunk: number = imageChunk(clip),
+): Tensor {
   const R = set.size, m = 3 * R * R;
   return noGrad(() =>
     tidy(() => {

@@ -30,7 +30,7 @@ import {
   softmax,
 } from "../autograd/ops/index.ts";
 import type { Tensor } from "../autograd/tensor.ts";
-import { type ClipConfig } from "./config.ts";
+import type { ClipConfig } from "./config.ts";
 import { resnetBlocks } from "./layout.ts";
 
 /** Where the tower reads its weights (OpenAI state-dict names). */

@@ -1,8 +1,10 @@
 // Prompt templates for zero-shot classification: CLIP's 80 ImageNet templates (from the CLIP
 // paper's prompt-engineering notebook) and the single template CoOp and CBPT start from.
 
+/** The single template CoOp and CBPT start from: "a photo of a {}.". */
 export const ONE_TEMPLATE = ["a photo of a {}."] as const;
 
+/** CLIP's 80 ImageNet prompt templates ("{}" is the class name). */
 export const IMAGENET_TEMPLATES_80 = [
   "a bad photo of a {}.",
   "a photo of many {}.",

@@ -36,10 +36,14 @@ import { cleanText, splitWords } from "./tokenizer/text.ts";
 
 /** Name of OpenAI's vocabulary file. */
 export const OPENAI_VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz";
-/** The copy of OpenAI's vocabulary that ships in this package (src/clip/tokenizer/). */
-export const BUNDLED_VOCAB = fileURLToPath(
-  new URL(`./tokenizer/${OPENAI_VOCAB_FILE}`, import.meta.url),
-);
+const BUNDLED_VOCAB_URL = new URL(`./tokenizer/${OPENAI_VOCAB_FILE}`, import.meta.url);
+/**
+ * The copy of OpenAI's vocabulary that ships in this package (src/clip/tokenizer/): a file path,
+ * or its https URL when the package itself was imported from one (read with fetch).
+ */
+export const BUNDLED_VOCAB: string = BUNDLED_VOCAB_URL.protocol === "file:"
+  ? fileURLToPath(BUNDLED_VOCAB_URL)
+  : BUNDLED_VOCAB_URL.href;
 /** Number of merges simple_tokenizer.py reads from the OpenAI file (49152 - 256 - 2). */
 export const OPENAI_MERGE_COUNT = 49152 - 256 - 2;
 
@@ -60,7 +64,9 @@ export interface TokenizeOptions {
 
 /** A batch of token rows: row-major `ids`, `shape = [rows, contextLength]`, padded with 0. */
 export interface TokenizedBatch {
+  /** The token ids, row after row. */
   ids: Int32Array;
+  /** [rows, contextLength]. */
   shape: [number, number];
 }
 
@@ -116,6 +122,11 @@ function errorMessage(e: unknown): string {
 }
 
 async function readBytes(path: string, what: string): Promise<Uint8Array> {
+  if (/^https?:\/\//.test(path)) {
+    const r = await fetch(path);
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} (expected ${what})`);
+    return new Uint8Array(await r.arrayBuffer());
+  }
   try {
     return await Deno.readFile(path);
   } catch (e) {

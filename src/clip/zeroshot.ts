@@ -7,6 +7,7 @@ import { type Clip, trimTokens } from "./model.ts";
 import { fillTemplate } from "./templates.ts";
 import type { ClipTokenizer } from "./tokenizer.ts";
 
+/** Options of {@link zeroShotClassifier}. */
 export interface ZeroShotOptions {
   /** Prompts encoded per dispatch batch (bounds memory). */
   batch?: number;

@@ -21,6 +21,7 @@ interface FreeEntry {
   releasedInEpoch: number;
 }
 
+/** The buffer pool's counters (`memoryStats()`). */
 export interface PoolStats {
   /** Bytes of buffers handed out and not yet released (by size class). */
   liveBytes: number;
@@ -28,10 +29,13 @@ export interface PoolStats {
   pooledBytes: number;
   /** liveBytes + pooledBytes: what the pool holds on the device. */
   allocatedBytes: number;
+  /** Buffers handed out and not yet released. */
   liveBuffers: number;
   /** Highest liveBytes since the pool opened (or since resetPeak). */
   peakLiveBytes: number;
+  /** Buffers created on the device. */
   created: number;
+  /** Requests served by a pooled buffer instead of a new one. */
   reused: number;
 }
 

@@ -1,29 +1,43 @@
 // One WebGPU device per process, asked for with the adapter's full buffer limits.
 // Lost devices and uncaptured validation errors become clear errors at the next sync point.
 
+/** No WebGPU adapter could be opened; the message says what to install. */
 export class GpuUnavailableError extends Error {
+  /** Always "GpuUnavailableError". */
   override name = "GpuUnavailableError";
 }
 
+/** The device was lost, or a GPU command failed (surfaced at the next sync point). */
 export class GpuDeviceError extends Error {
+  /** Always "GpuDeviceError". */
   override name = "GpuDeviceError";
 }
 
-export const INSTALL_HINT =
+/** What to install when no WebGPU adapter is found (part of GpuUnavailableError's message). */
+export const INSTALL_HINT: string =
   "Antidote needs a WebGPU adapter. On Linux without a GPU, install Mesa's software drivers: " +
   "`sudo apt-get install mesa-vulkan-drivers` (Vulkan/lavapipe, fastest) or " +
   "`sudo apt-get install libegl-mesa0 libgl1-mesa-dri` (OpenGL/llvmpipe). " +
   "On macOS (Metal) and Windows (D3D12) the system driver serves. " +
   "Run `deno run -A scripts/gpu-info.ts` to see what Deno finds.";
 
+/** What `gpuInfo()` reports about the adapter in use. */
 export interface AdapterSummary {
+  /** The adapter's description or device name ("llvmpipe (LLVM 15.0.6, 256 bits)"). */
   description: string;
+  /** The adapter's vendor, as WebGPU reports it (may be empty). */
   vendor: string;
+  /** The adapter's architecture, as WebGPU reports it (may be empty). */
   architecture: string;
+  /** The backend asked for (DENO_WEBGPU_BACKEND), or the default's name: Deno does not say. */
   backend: string;
+  /** Whether WebGPU calls it a fallback adapter. */
   isFallbackAdapter: boolean;
+  /** A software rasteriser (llvmpipe, lavapipe, SwiftShader, WARP) or a fallback adapter. */
   isSoftware: boolean;
+  /** The adapter's features, sorted. */
   features: string[];
+  /** The adapter's numeric limits by name. */
   limits: Record<string, number>;
 }
 
@@ -155,20 +169,4 @@ function summarise(adapter: GPUAdapter): AdapterSummary {
     features: [...adapter.features].sort(),
     limits,
   };
-}
-
-/**
- * Runs an entry point's `main`: a missing GPU prints one line saying what to install (exit 2);
- * any other error prints `error: message` (exit 1), with the stack when ANTIDOTE_DEBUG is set.
- */
-export async function runWithGpu(main: () => Promise<void>): Promise<void> {
-  try {
-    await main();
-  } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    // The entry points' error boundary: printing the one line is this function's whole job.
-    console.error(`error: ${err.message}`);
-    if (Deno.env.get("ANTIDOTE_DEBUG")) console.error(err.stack);
-    Deno.exit(e instanceof GpuUnavailableError || e instanceof GpuDeviceError ? 2 : 1);
-  }
 }

@@ -6,7 +6,14 @@
 // from a per-batch arena, @binding(1..n) are storage buffers in the order the kernel lists.
 
 import { BufferPool } from "./buffers.ts";
-import { getGpu, type Gpu, GpuDeviceError, reportGpuError, throwIfGpuFailed } from "./device.ts";
+import {
+  getGpu,
+  type Gpu,
+  GpuDeviceError,
+  GpuUnavailableError,
+  reportGpuError,
+  throwIfGpuFailed,
+} from "./device.ts";
 import {
   UNIFORM_SLOT,
   type UniformLayout,
@@ -33,7 +40,9 @@ const MAX_WORKGROUPS = 65535;
 
 /** A storage binding: the buffer and the bytes of it that the kernel may touch. */
 export interface BufferRef {
+  /** The GPU buffer. */
   buffer: GPUBuffer;
+  /** The bytes of it that the kernel may touch, from its start. */
   size: number;
   /** f32 data (checked for NaN in debug mode); false for integer buffers. */
   float?: boolean;
@@ -288,7 +297,12 @@ let runtime: Runtime | null = null;
 let opening: Promise<Runtime> | null = null;
 let openError: Error | null = null;
 
-/** Opens the process-wide runtime (adapter, device, pool). Call once before using tensors. */
+/**
+ * Opens the process-wide runtime (adapter, device, pool) on first call; later calls return the
+ * same promise. Nothing opens the GPU at import: every async entry that needs it (`initGpu`,
+ * `loadClip`, `runWithGpu`, ...) awaits this, and synchronous tensor calls made before it has
+ * resolved throw the error of {@link rt}.
+ */
 export function initRuntime(): Promise<Runtime> {
   if (runtime) return Promise.resolve(runtime);
   if (!opening) {
@@ -298,13 +312,37 @@ export function initRuntime(): Promise<Runtime> {
   return opening;
 }
 
-/** The runtime, which must already be open (`await initRuntime()`). */
+/**
+ * The runtime, which must already be open. Before that it throws the error that opening it gave
+ * (a GpuUnavailableError saying what to install), or one saying to open it first.
+ */
 export function rt(): Runtime {
   if (!runtime) {
     if (openError) throw openError;
-    throw new Error("the GPU runtime is not open yet: `await initGpu()` (from mod.ts) first");
+    throw new Error(
+      "the GPU is not open yet: `await initGpu()` (from mod.ts) before the first tensor " +
+        "operation, or start from `await loadClip(...)` or `runWithGpu(main)`, which open it",
+    );
   }
   return runtime;
+}
+
+/**
+ * Runs an entry point's `main` with the GPU open: a missing GPU prints one line saying what to
+ * install (exit 2); any other error prints `error: message` (exit 1), with the stack when
+ * ANTIDOTE_DEBUG is set.
+ */
+export async function runWithGpu(main: () => Promise<void>): Promise<void> {
+  try {
+    await initRuntime();
+    await main();
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    // The entry points' error boundary: printing the one line is this function's whole job.
+    console.error(`error: ${err.message}`);
+    if (Deno.env.get("ANTIDOTE_DEBUG")) console.error(err.stack);
+    Deno.exit(e instanceof GpuUnavailableError || e instanceof GpuDeviceError ? 2 : 1);
+  }
 }
 
 /** Workgroup counts for `n` invocations of a 1-D kernel with workgroup size `wg`. */

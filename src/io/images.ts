@@ -3,8 +3,11 @@
 
 /** A batch of pixel-space images [N, 3, R, R] in [0, 1]. */
 export interface ImageSet {
+  /** The pixels, image after image, CHW. */
   pixels: Float32Array;
+  /** The number of images. */
   n: number;
+  /** The side R of every image. */
   size: number;
 }
 

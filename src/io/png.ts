@@ -4,7 +4,7 @@ import { writeAtomic } from "./files.ts";
 
 /** A CHW [0, 1] image of side `size` as PNG bytes (8-bit RGB). */
 export async function pngBytes(chw: Float32Array, size: number): Promise<Uint8Array> {
-  const { default: sharp } = await import("sharp");
+  const { sharp } = await import("./sharp.ts");
   const rgb = new Uint8Array(size * size * 3);
   const plane = size * size;
   for (let i = 0; i < plane; i++) {

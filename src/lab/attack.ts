@@ -9,7 +9,7 @@ import type { HostTrigger } from "../cbpt/trigger.ts";
 
 /** A [3, p, p] patch in [0, 1] from an image file (RGB, alpha dropped, not resized). */
 export async function readPatch(path: string): Promise<Float32Array> {
-  const { default: sharp } = await import("sharp");
+  const { sharp } = await import("../io/sharp.ts");
   let raw;
   try {
     raw = await sharp(path).removeAlpha().toColourspace("srgb").raw().toBuffer({

@@ -24,7 +24,7 @@ import { type Progress, progressLine } from "../cbpt/progress.ts";
 import { initialContext, promptTokens } from "../cbpt/prompts.ts";
 import { PurifiedClassifier } from "../cbpt/purified.ts";
 import { type CbptOptions, type EvalAttack, measure, runCbpt } from "../cbpt/run.ts";
-import { type TriggerSettings } from "../cbpt/trigger.ts";
+import type { TriggerSettings } from "../cbpt/trigger.ts";
 import { tunePrompts, type TuneSettings } from "../cbpt/tune.ts";
 
 export const DEFENCES = ["none", "cbpt", "coop", "finetune"] as const;

@@ -50,7 +50,7 @@ export async function specAttack(
       }
     };
   } else if (spec.attack === "blended") {
-    const { default: sharp } = await import("sharp");
+    const { sharp } = await import("../io/sharp.ts");
     const png = join(dir, "trigger.png");
     const raw = await sharp(png).greyscale().raw().toBuffer({ resolveWithObject: true });
     if (raw.info.width !== S || raw.info.height !== S) {

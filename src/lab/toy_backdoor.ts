@@ -9,7 +9,7 @@ import { bytesToUnicode, ClipTokenizer } from "../clip/tokenizer.ts";
 import { AdamW } from "../autograd/optim.ts";
 import type { Clip } from "../clip/model.ts";
 import { makeRandomClip } from "../clip/random.ts";
-import { type ImageSet } from "../io/images.ts";
+import type { ImageSet } from "../io/images.ts";
 import { encodePixels } from "../clip/pixels.ts";
 import { mulberry32 } from "../io/rng.ts";
 import { applyTrigger, type HostTrigger } from "../cbpt/trigger.ts";

@@ -19,8 +19,9 @@ import {
 } from "../autograd/ops/index.ts";
 import { AdamW, clampInPlace, cosineSchedule } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
+import { initRuntime } from "../gpu/runtime.ts";
 import { hfRecipes, invertRecipe, loadClipWeights } from "../clip/checkpoint.ts";
-import { type ClipConfig } from "../clip/config.ts";
+import type { ClipConfig } from "../clip/config.ts";
 import { hfConfigJson } from "../clip/config_json.ts";
 import { Clip, trimTokens } from "../clip/model.ts";
 
@@ -69,6 +70,7 @@ export async function initClip(config: ClipConfig, seed: number): Promise<Clip> 
   try {
     await makeRandomClip({ arch: "tiny", format: "hf", out: dir, seed, config });
     const w = await loadClipWeights(dir);
+    await initRuntime();
     const clip = Clip.fromWeights(w);
     clip.setTrainable(clip.params.keys());
     return clip;

@@ -45,6 +45,7 @@ import { copyStrided, permute, slice, zeros } from "./movement.ts";
  */
 export const convLimits = { colsBudget: 1 << 24 };
 
+/** Options of the convolutions ({@link conv2d}, {@link conv2dNhwc}). */
 export interface Conv2dOptions {
   /** Step between windows: one number for both axes, or [height, width] (default 1). */
   stride?: number | readonly [number, number];
@@ -90,6 +91,7 @@ export class ConvWeightCache {
     return n;
   }
 
+  /** Frees everything kept. */
   dispose(): void {
     for (const w of [...this.#m.keys()]) this.evict(w);
   }
@@ -438,17 +440,23 @@ export function conv2dNhwc(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tens
 
 /** A batch norm with frozen statistics, as `conv2dBnNhwc` takes it. */
 export interface BatchNormParams {
+  /** The per-channel scale γ, [C]. */
   weight: Tensor;
+  /** The per-channel shift β, [C]. */
   bias: Tensor;
+  /** The running mean, [C]. */
   runningMean: Tensor;
+  /** The running variance, [C]. */
   runningVar: Tensor;
   /** Default 1e-5. */
   eps?: number;
 }
 
+/** Options of {@link conv2dBnNhwc}: the convolution's, plus what follows the batch norm. */
 export interface ConvBnOptions extends Conv2dOptions {
   /** Added after the batch norm, before the ReLU (a residual connection), [B, Ho, Wo, O]. */
   residual?: Tensor;
+  /** Apply ReLU last (default false). */
   relu?: boolean;
 }
 
@@ -597,6 +605,7 @@ export function avgPool2dNhwc(
 
 // ---- batch norm (inference) -----------------------------------------------------------------
 
+/** Options of {@link batchNormInference}. */
 export interface BatchNormOptions {
   /** The channel axis (default 1, NCHW as in PyTorch; -1 for channels-last). */
   axis?: number;

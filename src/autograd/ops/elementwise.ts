@@ -28,12 +28,19 @@ function unary(name: UnaryName, x: Tensor, p0 = 0, p1 = 0): Tensor {
   });
 }
 
+/** -x, elementwise. */
 export const neg = (x: Tensor): Tensor => unary("neg", x);
+/** eˣ, elementwise. */
 export const exp = (x: Tensor): Tensor => unary("exp", x);
+/** The natural logarithm, elementwise. */
 export const log = (x: Tensor): Tensor => unary("log", x);
+/** The square root, elementwise. */
 export const sqrt = (x: Tensor): Tensor => unary("sqrt", x);
+/** The hyperbolic tangent, elementwise. */
 export const tanh = (x: Tensor): Tensor => unary("tanh", x);
+/** The logistic function 1 / (1 + e⁻ˣ), elementwise. */
 export const sigmoid = (x: Tensor): Tensor => unary("sigmoid", x);
+/** max(x, 0), elementwise. */
 export const relu = (x: Tensor): Tensor => unary("relu", x);
 /** CLIP's activation: x · σ(1.702 x). */
 export const quickGelu = (x: Tensor): Tensor => unary("quickGelu", x);
@@ -54,7 +61,8 @@ function binaryOp(name: BinaryName, a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-type Operand = Tensor | number;
+/** An operand of the binary ops: a tensor, or a number that broadcasts like a scalar tensor. */
+export type Operand = Tensor | number;
 
 function scalarCase(
   a: Operand,
@@ -70,6 +78,7 @@ function scalarCase(
   return null;
 }
 
+/** a + b, elementwise with broadcasting; either operand may be a number. */
 export function add(a: Operand, b: Operand): Tensor {
   const s = scalarCase(a, b, (t, v) => affine(t, 1, v), (v, t) => affine(t, 1, v));
   if (s) return s;
@@ -82,6 +91,7 @@ export function add(a: Operand, b: Operand): Tensor {
   );
 }
 
+/** a - b, elementwise with broadcasting; either operand may be a number. */
 export function sub(a: Operand, b: Operand): Tensor {
   const s = scalarCase(a, b, (t, v) => affine(t, 1, -v), (v, t) => affine(t, -1, v));
   if (s) return s;
@@ -94,6 +104,7 @@ export function sub(a: Operand, b: Operand): Tensor {
   });
 }
 
+/** a · b, elementwise with broadcasting; either operand may be a number. */
 export function mul(a: Operand, b: Operand): Tensor {
   const s = scalarCase(a, b, (t, v) => affine(t, v, 0), (v, t) => affine(t, v, 0));
   if (s) return s;
@@ -104,6 +115,7 @@ export function mul(a: Operand, b: Operand): Tensor {
   ]);
 }
 
+/** a / b, elementwise with broadcasting; either operand may be a number. */
 export function div(a: Operand, b: Operand): Tensor {
   const s = scalarCase(a, b, (t, v) => affine(t, 1 / v, 0), (v, t) => {
     const inv = pow(t, -1);

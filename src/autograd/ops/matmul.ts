@@ -14,6 +14,7 @@ import { add } from "./elementwise.ts";
 import { assertF32, kernel, launch } from "./launch.ts";
 import { sumTo, transpose } from "./movement.ts";
 
+/** Options of {@link matmul}. */
 export interface MatmulOptions {
   /** Use the transpose of a's last two axes. */
   transA?: boolean;

@@ -11,12 +11,17 @@ export { broadcastShapes, broadcastStrides, copyStrided };
 /** Fills t with a value (f32, or the bit pattern of an i32). */
 export const fillInPlace = (t: Tensor, value: number): Tensor => fillInto(t, value);
 
+/** A new f32 tensor of `shape` filled with `value`. */
 export function full(shape: Shape, value: number): Tensor {
   return fillInPlace(Tensor.empty(shape), value);
 }
+/** A new f32 tensor of `shape` filled with 0. */
 export const zeros = (shape: Shape): Tensor => full(shape, 0);
+/** A new f32 tensor of `shape` filled with 1. */
 export const ones = (shape: Shape): Tensor => full(shape, 1);
+/** Zeros of t's shape. */
 export const zerosLike = (t: Tensor): Tensor => zeros(t.shape);
+/** Ones of t's shape. */
 export const onesLike = (t: Tensor): Tensor => ones(t.shape);
 
 /** A new tensor with the same values (not recorded). */
@@ -46,6 +51,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   return record(out, "reshape", [x], (g) => [g.view(x.shape)]);
 }
 
+/** The axes of x reordered: axis i of the result is axis `perm[i]` of x (a copy). */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) {
     throw new Error(`permute: [${perm}] is not a permutation of the ${x.rank} axes of ${x}`);
@@ -86,6 +92,7 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
   });
 }
 
+/** The tensors joined along `axis` (their other dimensions must match). */
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
   if (xs.length === 0) throw new Error("concat: no tensors");
   const ax = normAxis("concat", axis, xs[0].rank);
@@ -112,6 +119,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     }));
 }
 
+/** x repeated along its size-1 (or missing leading) axes to `shape`, NumPy-style (a copy). */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   const target = broadcastShapes("broadcastTo", x.shape, shape);
   if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {

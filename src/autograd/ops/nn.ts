@@ -21,6 +21,7 @@ import { mean } from "./reduce.ts";
 
 const ROW_WG = 64;
 
+/** Options of {@link softmax} and {@link logSoftmax}. */
 export interface SoftmaxOptions {
   /** Mask columns after the row's position within each square [T, T] block (CLIP's text mask). */
   causal?: boolean;
