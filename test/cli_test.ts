@@ -127,3 +127,11 @@ Deno.test("purify.ts --fixture with an unknown name lists the fixtures", async (
     /--fixture foo: .*the fixtures are badclip, badnet, blended, .*zoo\/clean-s1/,
   );
 });
+
+Deno.test("purify.ts: an --out that cannot take files fails first, naming it", async () => {
+  const r = await run("purify.ts", ["--out", "/proc/antidote-cannot-write"]);
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /--out \/proc\/antidote-cannot-write: cannot write there/);
+  assert.doesNotMatch(r.stderr, /demo:|stage 1/, "before any work");
+});
