@@ -215,6 +215,7 @@ export {
   measure,
   type Metrics,
   runCbpt,
+  type TriggerExamples,
 } from "./src/cbpt/run.ts";
 export type { Progress } from "./src/cbpt/progress.ts";
 export { CBPT_FILES, prepareOutDir, writeCbptOutputs } from "./src/cli/outputs.ts";

@@ -410,6 +410,18 @@ Deno.test("toy model: CBPT end to end writes its files and lowers ASR (figures i
     assert.ok(written.includes(`${out}/${f}`), f);
     assert.ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
   }
+  // trigger.png is the figure: the trigger beside shots of other classes than the suspect,
+  // clean and triggered, with where they go before and after.
+  const ex = result.examples;
+  assert.ok(ex.labels.length >= 1 && ex.labels.every((y) => y !== report.suspected_target.index));
+  assert.equal(ex.triggered.n, ex.labels.length);
+  for (const k of ["clean", "triggered"] as const) {
+    assert.equal(ex.before[k].length, ex.labels.length);
+    assert.equal(ex.after[k].length, ex.labels.length);
+  }
+  const { sharp } = await import("../src/io/sharp.ts");
+  const fig = await sharp(`${out}/trigger.png`).metadata();
+  assert.ok(fig.width! > 3 * 112 && fig.height! > 2 * 112, `figure ${fig.width}×${fig.height}`);
   assert.ok(report.asr_before! > 0.9, "the toy backdoor works");
   // Measured on this toy model: ASR 100 % → ~10-20 %, CA 99 % → ~75-80 % (the issue's targets,
   // ASR < 10 % with < 5 points of CA, are not met here yet; see docs/method.md).

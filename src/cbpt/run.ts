@@ -15,6 +15,7 @@ import type { Progress } from "./progress.ts";
 import { type ContextInit, fitContext, initialContext, promptTokens } from "./prompts.ts";
 import { PurifiedClassifier } from "./purified.ts";
 import {
+  applyTrigger,
   formatEpsilon,
   type HostTrigger,
   invertTrigger,
@@ -206,6 +207,52 @@ export interface CbptResult {
   classifier: PurifiedClassifier;
   /** Stage 1's inverted trigger (trigger.png). */
   trigger: HostTrigger;
+  /** A few shots, clean and with the trigger, and where each goes before and after (the figure). */
+  examples: TriggerExamples;
+}
+
+/** Few-shot images of other classes than the suspect, with and without the inverted trigger. */
+export interface TriggerExamples {
+  /** The images, [k, 3, R, R] in [0, 1]. */
+  clean: ImageSet;
+  /** The same with the trigger. */
+  triggered: ImageSet;
+  /** Their true classes. */
+  labels: number[];
+  /** Zero-shot predictions of the clean and the triggered images. */
+  before: { clean: number[]; triggered: number[] };
+  /** The purified classifier's. */
+  after: { clean: number[]; triggered: number[] };
+}
+
+/** How many examples the figure shows. */
+export const EXAMPLES = 4;
+
+/** The first few-shot image of each of the first EXAMPLES classes other than `target`. */
+async function triggerExamples(
+  o: CbptOptions,
+  inv: Stage1Outcome,
+  text0: Tensor,
+  classifier: PurifiedClassifier,
+): Promise<TriggerExamples> {
+  const idx: number[] = [];
+  for (let c = 0; c < o.classNames.length && idx.length < EXAMPLES; c++) {
+    const i = o.train.labels.indexOf(c);
+    if (c !== inv.suspectedTarget && i >= 0) idx.push(i);
+  }
+  const clean = subset(o.train.set, idx), triggered = applyTrigger(inv.trigger, clean);
+  const purified = async (set: ImageSet) =>
+    (await classifier.classify({ pixels01: set.pixels, n: set.n })).labels;
+  return {
+    clean,
+    triggered,
+    labels: idx.map((i) => o.train.labels[i]),
+    before: {
+      clean: await predictClasses(o.clip, clean, text0),
+      triggered: await predictClasses(o.clip, triggered, text0),
+    },
+    after: { clean: await purified(clean), triggered: await purified(triggered) },
+  };
 }
 
 /** The settings a run's result depends on (report.settings, and what --resume compares). */
@@ -524,7 +571,8 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
       ...(o.attack ? { attack: { name: o.attack.name, target: classNames[o.attack.target] } } : {}),
       seconds: (performance.now() - t0) / 1000,
     };
-    return { report: full, classifier, trigger: inv.trigger };
+    const examples = await triggerExamples(o, inv, text0, classifier);
+    return { report: full, classifier, trigger: inv.trigger, examples };
   } finally {
     text0.dispose();
     keyed?.dispose();

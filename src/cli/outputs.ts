@@ -6,9 +6,8 @@
 import { join } from "node:path";
 import type { CbptResult } from "../cbpt/run.ts";
 import { lossPlotSvg } from "../cbpt/plot.ts";
-import { triggerPicture } from "../cbpt/trigger.ts";
 import { writeAtomic } from "../io/files.ts";
-import { writePng } from "../io/png.ts";
+import { triggerFigureSvg } from "./figure.ts";
 
 /** The files writeCbptOutputs writes, in order. */
 export const CBPT_FILES = [
@@ -36,6 +35,12 @@ export async function prepareOutDir(outDir: string): Promise<void> {
   }
 }
 
+/** An SVG rendered to PNG bytes (sharp, librsvg). */
+async function svgToPng(svg: string): Promise<Uint8Array> {
+  const { sharp } = await import("../io/sharp.ts");
+  return new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer());
+}
+
 /**
  * Writes a run's files into `outDir` (created if needed) as one set: all into a temp folder
  * first, then moved into place, so a run that fails leaves the previous run's set whole.
@@ -47,15 +52,17 @@ export async function writeCbptOutputs(outDir: string, r: CbptResult): Promise<s
   try {
     const [prompts, trigger, report, svgPath, pngPath] = CBPT_FILES.map((f) => join(tmp, f));
     await r.classifier.save(prompts, r.report.settings);
-    await writePng(trigger, triggerPicture(r.trigger), r.trigger.size);
+    const figure = await triggerFigureSvg(
+      r.trigger,
+      r.examples,
+      r.report.classes,
+      r.report.suspected_target.name,
+    );
+    await writeAtomic(trigger, await svgToPng(figure));
     await writeAtomic(report, JSON.stringify(r.report, null, 2) + "\n");
     const svg = lossPlotSvg(r.report.trigger.losses, r.report.prompts.epochs);
     await writeAtomic(svgPath, svg);
-    const { sharp } = await import("../io/sharp.ts");
-    await writeAtomic(
-      pngPath,
-      new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer()),
-    );
+    await writeAtomic(pngPath, await svgToPng(svg));
     for (const f of CBPT_FILES) await Deno.rename(join(tmp, f), join(outDir, f));
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
