@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { lossPlotSvg, niceTicks } from "../src/cbpt/plot.ts";
+import { progressLine } from "../src/cbpt/progress.ts";
 import { type ResultRow, resultsChartSvg } from "../src/lab/results.ts";
 
 Deno.test("niceTicks: round steps of 1, 2 or 5 times a power of ten, within the range", () => {
@@ -55,4 +56,15 @@ Deno.test("resultsChartSvg: the legend sits right of every bar", () => {
   );
   assert.ok(bars.length >= 12, `${bars.length} bars`);
   assert.ok(Math.max(...bars) < legendX, `bars reach ${Math.max(...bars)}, legend at ${legendX}`);
+});
+
+Deno.test("progressLine: the ETA leaves out the slow first step ('estimating' until a second)", () => {
+  const t0 = performance.now() - 30_000; // the first step took 30 s (kernel compilation)
+  const first = progressLine("stage", 1, 100, 1.5, t0)[0];
+  assert.match(first, /step 1\/100 {2}loss 1\.5000 {2}30\.0 s {2}ETA estimating$/);
+  const second = progressLine("stage", 2, 100, 1.4, t0)[0];
+  // Steps after the first are fast: the estimate is seconds, not 98 × 30 s.
+  const eta = Number(/ETA (\d+) s$/.exec(second)![1]);
+  assert.ok(eta < 60, second);
+  assert.deepEqual(progressLine("stage", 100, 100, null, t0)[1], true);
 });
