@@ -288,6 +288,10 @@ async function runStage1(
     );
   let scan: ScanReport | undefined, aim: number | undefined, searchSeconds = 0;
   if ((o.search ?? "per-class") === "per-class") {
+    say(
+      `stage 1: how little each of the ${classNames.length} classes needs (a targeted ` +
+        `trigger per class on ${o.train.set.n} shots) ...`,
+    );
     const r = await scanWithText(clip, text0, classNames, o.train, {
       seed: o.seed,
       settings: o.targetSearch,
@@ -307,6 +311,10 @@ async function runStage1(
   }
   // The trigger stage 2 tunes against: the contrastive inversion, aimed at the suspect when the
   // per-class search ran.
+  say(
+    `stage 1: inverting the trigger${aim === undefined ? "" : ` aimed at "${classNames[aim]}"`}` +
+      ` (${o.trigger.steps} steps of ${o.trigger.batch} images) ...`,
+  );
   const inv = await invertTrigger(
     clip,
     o.train.set,
@@ -419,6 +427,7 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
   const report: Partial<CbptReport> = {};
   try {
     if (o.test) {
+      say(`before: measuring CA on ${o.test.set.n} test images${o.attack ? " and ASR" : ""} ...`);
       const zs = (set: ImageSet) => predictClasses(clip, set, text0);
       if (o.attack?.evalPrompt) {
         keyed = zeroShotClassifier(
@@ -467,6 +476,7 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
       if (recipe) {
         say(`resume: stage 2's recipe from ${join(o.stateDir!, STATE_FILE)}: ${recipe.why}`);
       } else {
+        say("stage 2: choosing λ_bd on a held-out quarter of the shots ...");
         recipe = await chooseRecipe(
           clip,
           tokens,
@@ -492,6 +502,9 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
       }
       tune = recipe.settings;
     }
+    say(
+      `stage 2: tuning ${classNames.length} × ${nCtx} context vectors, ${tune.epochs} epochs ...`,
+    );
     const tuned = await tunePrompts(
       clip,
       tokens,
