@@ -1,11 +1,17 @@
 // Writes CLIP embeddings: image_features, text_features and logits_per_image (F32) to a
-// safetensors file, for indexing embeddings or checking against other implementations.
+// safetensors file, for indexing embeddings or checking against other implementations. The
+// features are the towers' projections as openai/CLIP's encode_image / encode_text return them
+// (not unit length); --normalize writes them L2-normalised (logits are the same either way).
 //
 // Usage: deno run -A scripts/embed.ts --model DIR
 //          (--images FILES... | --pixels F.safetensors:NAME)
 //          (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]
+//          [--normalize]
 
 import {
+  concat,
+  imageChunk,
+  l2Normalize,
   loadClip,
   noGrad,
   preprocessImages,
@@ -24,7 +30,9 @@ import { loadTokenizer, parseFlags } from "../src/cli/common.ts";
 
 const USAGE = `usage: deno run -A scripts/embed.ts --model DIR
          (--images FILES... | --pixels F.safetensors:NAME)
-         (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]`;
+         (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]
+         [--normalize]   (features are encode_image/encode_text's, not unit length, unless
+                          --normalize; the metadata says which)`;
 
 const { values, positionals } = parseFlags({
   args: Deno.args,
@@ -37,6 +45,7 @@ const { values, positionals } = parseFlags({
     tokens: { type: "string" },
     out: { type: "string" },
     vocab: { type: "string" },
+    normalize: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -92,12 +101,25 @@ await runWithGpu(async () => {
     tokens = { ids: toInt32(t), shape: [t.shape[0], t.shape[1]] };
   }
 
-  const px = Tensor.from(pixels.data, pixels.shape);
+  // Images go through the tower in chunks that fit the adapter's largest binding.
+  const [n, , h, w] = pixels.shape,
+    m = pixels.data.length / Math.max(n, 1),
+    chunk = imageChunk(clip);
   const out = noGrad(() =>
     tidy(() => {
-      const img = clip.encodeImage(px);
-      const txt = clip.encodeText(trimTokens(tokens));
-      return { img, txt, logits: clip.logits(img, txt) };
+      const parts: Tensor[] = [];
+      for (let s = 0; s < n; s += chunk) {
+        const k = Math.min(chunk, n - s);
+        parts.push(clip.encodeImage(
+          Tensor.from(pixels.data.subarray(s * m, (s + k) * m), [k, pixels.shape[1], h, w]),
+        ));
+      }
+      const raw = parts.length === 1 ? parts[0] : concat(parts, 0);
+      const txtRaw = clip.encodeText(trimTokens(tokens));
+      const logits = clip.logits(raw, txtRaw);
+      const img = values.normalize ? l2Normalize(raw) : raw;
+      const txt = values.normalize ? l2Normalize(txtRaw) : txtRaw;
+      return { img, txt, logits };
     })
   );
   const [img, txt, logits] = await readTensors([out.img, out.txt, out.logits]);
@@ -110,13 +132,18 @@ await runWithGpu(async () => {
     image_features: f32(img, out.img.shape),
     text_features: f32(txt, out.txt.shape),
     logits_per_image: f32(logits, out.logits.shape),
-  }, { model: values.model!, format: clip.source.format });
+  }, {
+    model: values.model!,
+    format: clip.source.format,
+    normalized: String(!!values.normalize),
+  });
   console.log(
     JSON.stringify({
       out: values.out,
       images: out.img.shape[0],
       texts: out.txt.shape[0],
       embed_dim: out.img.shape[1],
+      normalized: !!values.normalize,
     }),
   );
   clip.dispose();

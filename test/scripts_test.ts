@@ -42,6 +42,30 @@ Deno.test({
       const maxD = Math.max(...g.map((v, i) => Math.abs(v - w[i])));
       assert.ok(maxD <= 1e-4 * maxW, `${name}: max |diff| ${maxD} > 1e-4 × ${maxW}`);
     }
+    assert.equal(got.metadata?.normalized, "false");
+    // --normalize: unit rows, the same logits.
+    const r2 = await run("embed.ts", [
+      "--model",
+      `${d}hf`,
+      "--pixels",
+      `${d}inputs.safetensors:pixels`,
+      "--tokens",
+      `${d}inputs.safetensors:tokens`,
+      "--out",
+      out,
+      "--normalize",
+    ]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const unit = await readSafetensors(out);
+    assert.equal(unit.metadata?.normalized, "true");
+    const f = unit.tensors.get("image_features")!, E = f.shape[1], v = toFloat32(f);
+    for (let i = 0; i < f.shape[0]; i++) {
+      const norm = Math.hypot(...v.subarray(i * E, (i + 1) * E));
+      assert.ok(Math.abs(norm - 1) < 1e-5, `row ${i}: |f| ${norm}`);
+    }
+    const l0 = toFloat32(got.tensors.get("logits_per_image")!);
+    const l1 = toFloat32(unit.tensors.get("logits_per_image")!);
+    assert.ok(l1.every((x, i) => Math.abs(x - l0[i]) < 1e-4 * Math.max(1, Math.abs(l0[i]))));
     await Deno.remove(out);
   },
 });
