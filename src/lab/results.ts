@@ -131,10 +131,17 @@ export function resultsChartSvg(rows: readonly ResultRow[]): string {
     ];
     attacks.forEach((a, i) => {
       const gx = pad + i * group + 8;
-      parts.push(
-        `<text x="${gx + (defences.length * bar) / 2}" y="${
-          py(0) + 14
-        }" font-size="10" text-anchor="middle">${a}</text>`,
+      // A family's name goes on a line of its own, so long names do not run into each other.
+      const cx = gx + (defences.length * bar) / 2;
+      const lines = a.includes("/")
+        ? [a.slice(0, a.indexOf("/") + 1), a.slice(a.indexOf("/") + 1)]
+        : [a];
+      lines.forEach((line, k) =>
+        parts.push(
+          `<text x="${cx}" y="${
+            py(0) + 14 + 11 * k
+          }" font-size="10" text-anchor="middle">${line}</text>`,
+        )
       );
       defences.forEach((d, k) => {
         const r = rows.find((x) => x.attack === a && x.defence === d);
