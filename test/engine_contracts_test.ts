@@ -2,9 +2,10 @@
 // module of src/gpu or src/autograd sits in an import cycle, and each kernel's uniforms are
 // declared once (the WGSL struct and the packing come from one table).
 
+import { importSpecifiers, ROOT, sourceFiles } from "./imports.ts";
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+
 import * as ops from "../mod.ts";
 import { initGpu, memoryStats, noGrad, Tensor, tidy } from "../mod.ts";
 import { type Kernel, rt } from "../src/gpu/runtime.ts";
@@ -20,8 +21,6 @@ import { fill, UNARY } from "../src/gpu/shaders/elementwise.ts";
 import { record } from "../src/autograd/tensor.ts";
 
 await initGpu(); // importing mod.ts opens no GPU; the tensors below need it
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 // ---- the tape frees what it saved --------------------------------------------------------------
 
@@ -167,28 +166,6 @@ Deno.test("a layer norm returned from a tidy still backpropagates (its stats liv
 
 // ---- no import cycle among src/gpu and src/autograd ---------------------------------------------
 
-/** Relative specifiers of every static and dynamic import or re-export in a source text. */
-function importSpecifiers(text: string): string[] {
-  const out: string[] = [];
-  const patterns = [
-    /\bfrom\s*["'](\.{1,2}\/[^"']+)["']/g, // import … from "./x" (multi-line too), export … from
-    /\bimport\s*["'](\.{1,2}\/[^"']+)["']/g, // import "./x"
-    /\bimport\s*\(\s*["'](\.{1,2}\/[^"']+)["']/g, // import("./x")
-  ];
-  for (const re of patterns) for (const m of text.matchAll(re)) out.push(m[1]);
-  return out;
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(join(ROOT, dir))) {
-    const rel = join(dir, e.name);
-    if (e.isDirectory) out.push(...sourceFiles(rel));
-    else if (e.name.endsWith(".ts")) out.push(rel);
-  }
-  return out;
-}
-
 /** file → the files of `dirs` it imports (type-only imports count: they are edges too). */
 function importGraph(dirs: string[]): Map<string, string[]> {
   const files = dirs.flatMap(sourceFiles);
@@ -229,7 +206,8 @@ function findCycle(graph: Map<string, readonly string[]>): string[] | null {
 }
 
 Deno.test("the import scanner reads multi-line, type-only, re-export and side-effect imports", () => {
-  const text = `import {\n  a,\n  type b,\n} from "../x.ts";\nimport type { C } from "./c.ts";\n` +
+  const text =
+    `import { \n  a, \n  type b, \n } from "../x.ts";\nimport type { C } from "./c.ts";\n` +
     `export * from './y.ts';\nimport "./z.ts";\nimport { q } from "npm:sharp";`;
   assert.deepEqual(importSpecifiers(text).sort(), ["../x.ts", "./c.ts", "./y.ts", "./z.ts"]);
   const cyclic = new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]], ["d", ["a"]]]);

@@ -2,11 +2,9 @@
 // test. A file imports only from its own floor or below, never from scripts/ or test/ (a test walks
 // the static import graph, so an arrow up fails CI instead of waiting for a review).
 
+import { importSpecifiers, ROOT, sourceFiles } from "./imports.ts";
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** Floor of a repo-relative path; higher floors may import lower ones. */
 const FLOORS: [RegExp, number, string][] = [
@@ -28,28 +26,6 @@ function floorOf(path: string): [number, string] | null {
   return null;
 }
 
-/** Relative specifiers of every static and dynamic import or re-export in a source text. */
-export function importSpecifiers(text: string): string[] {
-  const out: string[] = [];
-  const patterns = [
-    /\bfrom\s*["'](\.{1,2}\/[^"']+)["']/g, // import … from "./x", export … from "./x"
-    /\bimport\s*["'](\.{1,2}\/[^"']+)["']/g, // import "./x" (side effect)
-    /\bimport\s*\(\s*["'](\.{1,2}\/[^"']+)["']/g, // import("./x")
-  ];
-  for (const re of patterns) for (const m of text.matchAll(re)) out.push(m[1]);
-  return out;
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync(join(ROOT, dir))) {
-    const rel = join(dir, e.name);
-    if (e.isDirectory) out.push(...sourceFiles(rel));
-    else if (e.name.endsWith(".ts")) out.push(rel);
-  }
-  return out;
-}
-
 /** Every arrow that runs up a floor, or into scripts/ or test/, as "from → to" lines. */
 function arrowsUp(): string[] {
   const files = ["mod.ts", ...["src", "scripts", "bench", "test"].flatMap(sourceFiles)];
@@ -69,7 +45,7 @@ function arrowsUp(): string[] {
 }
 
 Deno.test("importSpecifiers finds multi-line, re-export, side-effect and dynamic imports", () => {
-  const text = `import {\n  a,\n  b,\n} from "../x.ts";\nexport * from './y.ts';\n` +
+  const text = `import { \n  a, \n  b, \n } from "../x.ts";\nexport * from './y.ts';\n` +
     `import "./z.ts";\nconst m = await import( "../w.ts");\nimport { q } from "npm:sharp";`;
   assert.deepEqual(importSpecifiers(text).sort(), ["../w.ts", "../x.ts", "./y.ts", "./z.ts"]);
 });
