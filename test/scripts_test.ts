@@ -23,7 +23,7 @@ Deno.test({
   fn: async () => {
     const d = `${oracle}reference/tiny-a/`;
     const out = await Deno.makeTempFile({ suffix: ".safetensors" });
-    const r = await run("embed.ts", [
+    const args = [
       "--model",
       `${d}hf`,
       "--pixels",
@@ -32,7 +32,8 @@ Deno.test({
       `${d}inputs.safetensors:tokens`,
       "--out",
       out,
-    ]);
+    ];
+    const r = await run("embed.ts", args);
     assert.equal(r.code, 0, r.stderr);
     const got = await readSafetensors(out);
     const want = await readSafetensors(`${d}expected.safetensors`);
@@ -44,17 +45,7 @@ Deno.test({
     }
     assert.equal(got.metadata?.normalized, "false");
     // --normalize: unit rows, the same logits.
-    const r2 = await run("embed.ts", [
-      "--model",
-      `${d}hf`,
-      "--pixels",
-      `${d}inputs.safetensors:pixels`,
-      "--tokens",
-      `${d}inputs.safetensors:tokens`,
-      "--out",
-      out,
-      "--normalize",
-    ]);
+    const r2 = await run("embed.ts", [...args, "--normalize"]);
     assert.equal(r2.code, 0, r2.stderr);
     const unit = await readSafetensors(out);
     assert.equal(unit.metadata?.normalized, "true");
