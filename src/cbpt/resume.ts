@@ -70,8 +70,9 @@ export function settingChanges(
   return out;
 }
 
-/** Writes the state atomically into `dir`. */
+/** Writes the state atomically into `dir` (created if needed). */
 export async function saveRunState(dir: string, s: RunState): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
   const t = s.stage1.trigger;
   const tensors: Record<string, TensorSpec> = t.kind === "additive"
     ? { delta: { dtype: "F32" as const, shape: [3, t.size, t.size], data: t.delta } }
