@@ -17,6 +17,8 @@
 // reader's result tensor by tensor. One JSON line goes to stdout; the exit code is 1 when a
 // crash, silent accept or false reject occurred. test/fuzz_test.ts runs a few thousand cases.
 
+import { concatBytes } from "../src/io/files.ts";
+import { crc32 } from "../src/io/png.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { sharp } from "../src/io/sharp.ts";
@@ -70,16 +72,6 @@ class Rand {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 function flipBytes(r: Rand, b: Uint8Array, lo: number, hi: number, k: number): Uint8Array {
   const out = b.slice();
   for (let i = 0; i < k; i++) out[lo + r.int(Math.max(1, hi - lo))] ^= 1 + r.int(255);
@@ -94,7 +86,7 @@ function truncate(r: Rand, b: Uint8Array): Uint8Array {
 }
 
 function appendBytes(r: Rand, b: Uint8Array): Uint8Array {
-  return concat(b, Uint8Array.from({ length: 1 + r.int(16) }, () => r.int(256)));
+  return concatBytes(b, Uint8Array.from({ length: 1 + r.int(16) }, () => r.int(256)));
 }
 
 // ---- safetensors -------------------------------------------------------------------------
@@ -117,7 +109,7 @@ function withHeader(headerText: string, data: Uint8Array): Uint8Array {
   const h = enc.encode(headerText);
   const len = new Uint8Array(8);
   new DataView(len.buffer).setBigUint64(0, BigInt(h.length), true);
-  return concat(len, h, data);
+  return concatBytes(len, h, data);
 }
 
 const dataOf = (f: StFile) => f.bytes.subarray(8 + f.headerLen);
@@ -261,7 +253,7 @@ function moveData(r: Rand, f: StFile): Mutant {
     const e = h[key] as { data_offsets: number[] };
     e.data_offsets = e.data_offsets.map((o) => o + k);
   }
-  const data = concat(new Uint8Array(k), dataOf(f));
+  const data = concatBytes(new Uint8Array(k), dataOf(f));
   return { kind: "hole", bytes: withHeader(JSON.stringify(h), data), expect: "bad" };
 }
 
@@ -584,17 +576,6 @@ async function runConfig(dir: string, m: Mutant): Promise<{ outcome: Outcome; no
 // ---- images ------------------------------------------------------------------------------
 
 const FUZZ_SIZE = 32;
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const v of b) c = CRC_TABLE[(c ^ v) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 const isPng = (b: Uint8Array) => b[0] === 0x89 && b[1] === 0x50;
 

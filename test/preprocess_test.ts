@@ -2,6 +2,8 @@
 // inputs built here with sharp or by hand (grey, palette, alpha, 16-bit, JPEG/WebP/GIF, corrupt
 // files), so that most of it runs without fixtures/oracle.
 
+import { crc32 } from "../src/io/png.ts";
+import { concatBytes } from "../src/io/files.ts";
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
 import { type Sharp, sharp } from "../src/io/sharp.ts";
@@ -142,17 +144,6 @@ const raw = (data: Uint8Array, width: number, height: number, channels: 1 | 2 | 
 const grey = (data: Uint8Array, width: number, height: number) =>
   raw(data, width, height, 1).toColourspace("b-w");
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const v of b) c = CRC_TABLE[(c ^ v) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** A PNG written by hand: 16-bit samples (big-endian), colour type 0 (grey) or 2 (RGB). */
 function png16(samples: Uint16Array, w: number, h: number, colourType: 0 | 2): Uint8Array {
   const n = colourType === 2 ? 3 : 1;
@@ -183,13 +174,7 @@ function png16(samples: Uint16Array, w: number, h: number, colourType: 0 | 2): U
     chunk("IDAT", new Uint8Array(deflateSync(rows))),
     chunk("IEND", new Uint8Array(0)),
   ];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 Deno.test("preprocess: grey image gives three equal channels; bytes input works", async () => {

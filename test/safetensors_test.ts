@@ -3,6 +3,7 @@
 // wrote, one test per kind of corruption (the error names the file and the tensor), and
 // atomic writes.
 
+import { concatBytes } from "../src/io/files.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -507,16 +508,6 @@ const u64le = (n: number) => {
   return b;
 };
 
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
-
 /** Files the lenient reader accepted although the format (and the reference reader) forbids them. */
 const LENIENT: { name: string; bytes: () => Uint8Array; expect: RegExp }[] = [
   {
@@ -532,7 +523,7 @@ const LENIENT: { name: string; bytes: () => Uint8Array; expect: RegExp }[] = [
   {
     name: "trailing bytes after the last tensor",
     bytes: () =>
-      concat(
+      concatBytes(
         encodeSafetensors({ a: { dtype: "F32", shape: [1], data: new Float32Array(1) } }),
         new Uint8Array(3),
       ),
@@ -589,7 +580,7 @@ const LENIENT: { name: string; bytes: () => Uint8Array; expect: RegExp }[] = [
   },
   {
     name: "a header length over the reference's 100,000,000-byte cap",
-    bytes: () => concat(u64le(2 ** 40), new TextEncoder().encode("{}")),
+    bytes: () => concatBytes(u64le(2 ** 40), new TextEncoder().encode("{}")),
     expect: /header length 1099511627776 exceeds 100000000 bytes/,
   },
 ];

@@ -3,6 +3,7 @@
 // run skips what is done and refuses settings that differ from those it started with, unless
 // told to take them (then the report records what changed).
 
+import { fileExists } from "../io/files.ts";
 import { join } from "node:path";
 import {
   readSafetensors,
@@ -96,11 +97,7 @@ export async function saveRunState(dir: string, s: RunState): Promise<void> {
 /** The state in `dir`, or null when there is none. A malformed file is an error naming it. */
 export async function loadRunState(dir: string): Promise<RunState | null> {
   const path = join(dir, STATE_FILE);
-  try {
-    await Deno.stat(path);
-  } catch {
-    return null;
-  }
+  if (!(await fileExists(path))) return null;
   const st = await readSafetensors(path);
   const meta = st.metadata ?? {};
   try {

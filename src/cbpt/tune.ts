@@ -7,6 +7,7 @@
 // view choice depend only on (seed, epoch), so a resumed run gives the same prompts as an
 // uninterrupted one.
 
+import { fileExists } from "../io/files.ts";
 import { add, concat, gatherRows, mul } from "../autograd/ops/index.ts";
 import { Adam, cosineSchedule, SGD } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
@@ -330,11 +331,7 @@ async function loadCheckpoint(
   fingerprint: string,
   kind: TuneSettings["optimizer"],
 ): Promise<Checkpoint | null> {
-  try {
-    await Deno.stat(path);
-  } catch {
-    return null;
-  }
+  if (!(await fileExists(path))) return null;
   const st = await readSafetensors(path);
   const meta = st.metadata ?? {};
   if (meta.fingerprint !== fingerprint) {

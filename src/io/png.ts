@@ -21,3 +21,16 @@ export async function pngBytes(chw: Float32Array, size: number): Promise<Uint8Ar
 export async function writePng(path: string, chw: Float32Array, size: number): Promise<void> {
   await writeAtomic(path, await pngBytes(chw, size));
 }
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** CRC-32 as PNG chunks carry it (for writing or editing PNG bytes by hand). */
+export function crc32(b: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const v of b) c = CRC_TABLE[(c ^ v) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
