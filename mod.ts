@@ -198,11 +198,19 @@ export {
   CLIP_MEAN,
   CLIP_STD,
   ImageLoadError,
+  type NormalizeOptions,
   type PreprocessedBatch,
   preprocessImage,
   preprocessImages,
   type SizeLimit,
 } from "./src/clip/preprocess.ts";
+export {
+  checkPixelStats,
+  CLIP_PIXEL_STATS,
+  describePixelStats,
+  type PixelStats,
+  type Rgb,
+} from "./src/clip/pixel_stats.ts";
 
 // ---- CBPT and the backdoor lab's attacks ----------------------------------------------------
 export { type Classification, PurifiedClassifier } from "./src/cbpt/purified.ts";

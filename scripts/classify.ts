@@ -6,7 +6,7 @@
 //          [--templates 80|1] [--top 5] [--json] [--skip-bad] IMAGES...
 //        deno run -A scripts/classify.ts --model DIR --prompts out/prompts.safetensors ... IMAGES...
 
-import { loadClip, preprocessImages, runWithGpu } from "../mod.ts";
+import { describePixelStats, loadClip, preprocessImages, runWithGpu } from "../mod.ts";
 import { classProbabilities, imageFeatures } from "../src/clip/pixels.ts";
 import { PurifiedClassifier } from "../src/cbpt/purified.ts";
 import { readClassNames } from "../src/cbpt/data.ts";
@@ -61,6 +61,8 @@ await runWithGpu(async () => {
   const clip = await loadClip(values.model!);
   const tokenizer = await loadTokenizer(values.model!, values.vocab, clip.config.vocabSize);
   const size = clip.config.imageResolution;
+  // [0, 1] pixels here; the model's own mean/std normalise them on the GPU (imageFeatures).
+  console.error(describePixelStats(clip.pixelStats));
   const batch = await preprocessImages(positionals, size, {
     skipErrors: !!values["skip-bad"],
     normalize: false,

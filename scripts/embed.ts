@@ -10,6 +10,7 @@
 
 import {
   concat,
+  describePixelStats,
   imageChunk,
   l2Normalize,
   loadClip,
@@ -32,7 +33,8 @@ const USAGE = `usage: deno run -A scripts/embed.ts --model DIR
          (--images FILES... | --pixels F.safetensors:NAME)
          (--texts FILE | --tokens F.safetensors:NAME) --out OUT.safetensors [--vocab PATH]
          [--normalize]   (features are encode_image/encode_text's, not unit length, unless
-                          --normalize; the metadata says which)`;
+                          --normalize; the metadata says which. --images are normalised with
+                          the model's own mean/std; --pixels are taken as normalised)`;
 
 const { values, positionals } = parseFlags({
   args: Deno.args,
@@ -82,7 +84,8 @@ await runWithGpu(async () => {
   let pixels: { data: Float32Array; shape: number[] };
   if (values.images) {
     if (positionals.length === 0) fail("--images needs at least one file");
-    const b = await preprocessImages(positionals, R);
+    console.error(describePixelStats(clip.pixelStats));
+    const b = await preprocessImages(positionals, R, { stats: clip.pixelStats });
     pixels = { data: b.pixels, shape: b.shape };
   } else {
     const t = await tensorArg(values.pixels!);
@@ -136,6 +139,16 @@ await runWithGpu(async () => {
     model: values.model!,
     format: clip.source.format,
     normalized: String(!!values.normalize),
+    // The mean/std the images were normalised with (--pixels came normalised already).
+    ...(values.images
+      ? {
+        pixel_stats: JSON.stringify({
+          source: clip.pixelStats.source,
+          mean: clip.pixelStats.mean,
+          std: clip.pixelStats.std,
+        }),
+      }
+      : {}),
   });
   console.log(
     JSON.stringify({

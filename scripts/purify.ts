@@ -2,7 +2,7 @@
 // prompt tuning) from a few clean labelled images. With no arguments it runs the embedded demo
 // on fixtures/. Progress goes to stderr; the summary (JSON) to stdout; files to --out.
 
-import { loadClip, runWithGpu } from "../mod.ts";
+import { describePixelStats, loadClip, runWithGpu } from "../mod.ts";
 import {
   describeShots,
   fewShot,
@@ -350,6 +350,7 @@ await runWithGpu(async () => {
     // Prompts that cannot fit the model's context fail now, not after stage 1.
     fitContext(tokenizer, classNames, clip.config.contextLength, stage.nCtx);
     const R = clip.config.imageResolution;
+    console.error(describePixelStats(clip.pixelStats));
     const trainItems = fewShot(await listLabelled(values.train, classNames), shots, seed);
     console.error(`loading ${describeShots(trainItems, classNames, shots, values.train)} ...`);
     const train = await loadLabelled(trainItems, R, warnLine);

@@ -5,7 +5,7 @@
 // evidence.csv and every class's trigger picture.
 
 import { join } from "node:path";
-import { loadClip, runWithGpu } from "../mod.ts";
+import { describePixelStats, loadClip, runWithGpu } from "../mod.ts";
 import {
   describeShots,
   fewShot,
@@ -90,6 +90,7 @@ await runWithGpu(async () => {
     classNames = await readClassNames(values.classes!);
     clip = await loadClip(model);
     tokenizer = await loadTokenizer(model, values.vocab, clip.config.vocabSize);
+    console.error(describePixelStats(clip.pixelStats));
     const items = fewShot(await listLabelled(values.train!, classNames), shots, seed);
     console.error(`loading ${describeShots(items, classNames, shots, values.train!)} ...`);
     const l = await loadLabelled(items, clip.config.imageResolution, warnLine);

@@ -223,6 +223,13 @@ Deno.test({
       const report = JSON.parse(await Deno.readTextFile(`${dir}/out/report.json`));
       assert.ok(report.trigger.losses.every(Number.isFinite), "finite stage-1 losses");
       assert.equal(report.prompts.epochs.length, 2);
+      // The checkpoint's own mean/std (open_clip's preprocess_cfg: CLIP's values), said and kept.
+      assert.match(
+        r.stderr,
+        /preprocessing: mean\/std from .*open_clip_config\.json preprocess_cfg/,
+      );
+      assert.match(report.preprocessing.source, /open_clip_config\.json preprocess_cfg$/);
+      assert.deepEqual(report.preprocessing.mean, [0.48145466, 0.4578275, 0.40821073]);
       // --resume after the run finished: the checkpoint says every epoch is done.
       const again = await run("purify.ts", [...args, "--resume"]);
       assert.equal(again.code, 0, again.stderr);

@@ -2,7 +2,7 @@
 // normalisation), [N, 3, H, W] row-major in one Float32Array. Plus the conversion to CLIP's
 // normalised input, on the host and on the GPU, and the placement rules the attacks share.
 
-import { CLIP_MEAN, CLIP_STD } from "../clip/preprocess.ts";
+import { CLIP_PIXEL_STATS, type PixelStats } from "../clip/pixel_stats.ts";
 
 /** [N, 3, H, W]. */
 export type ImageShape = readonly [number, number, number, number];
@@ -40,15 +40,20 @@ export function checkSquareBatch(
 export const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 
 /**
- * CLIP's normalisation on the host: (x − mean[c]) / std[c] for [0, 1] images [N, 3, H, W]
- * (the array preprocessImage returns, for pixels the attacks made). A new array.
+ * The normalisation on the host: (x − mean[c]) / std[c] for [0, 1] images [N, 3, H, W] (the
+ * array preprocessImage returns, for pixels the attacks made), with `stats` (CLIP's by
+ * default; a model's own: `clip.pixelStats`). A new array.
  */
-export function toClipPixels(images01: Float32Array, shape: ImageShape): Float32Array {
+export function toClipPixels(
+  images01: Float32Array,
+  shape: ImageShape,
+  stats: PixelStats = CLIP_PIXEL_STATS,
+): Float32Array {
   const [n, h, w] = checkBatch("toClipPixels", images01, shape);
   const plane = h * w, out = new Float32Array(images01.length);
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < 3; c++) {
-      const m = CLIP_MEAN[c], s = CLIP_STD[c], base = (i * 3 + c) * plane;
+      const m = stats.mean[c], s = stats.std[c], base = (i * 3 + c) * plane;
       for (let k = base; k < base + plane; k++) out[k] = (images01[k] - m) / s;
     }
   }

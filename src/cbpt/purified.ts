@@ -98,7 +98,10 @@ export class PurifiedClassifier {
     );
   }
 
-  /** Class probabilities of CLIP-normalised pixels [B, 3, R, R], or of [0, 1] pixels. */
+  /**
+   * Class probabilities of normalised pixels [B, 3, R, R] (with the model's `pixelStats`, as
+   * preprocessImages gives them with `stats: clip.pixelStats`), or of [0, 1] pixels.
+   */
   async classify(
     pixels: Tensor | { pixels01: Float32Array; n: number },
   ): Promise<Classification> {

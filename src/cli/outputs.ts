@@ -1,5 +1,6 @@
 // A purification run's files, written from runCbpt's result: prompts.safetensors (the purified
-// prompts with the run's settings), trigger.png (stage 1's trigger), report.json, and the loss
+// prompts with the run's settings), trigger.png (stage 1's trigger), report.json (with the
+// pixels' mean/std and where they came from, as `preprocessing`), and the loss
 // curves (losses.svg, losses.png), written as one set. The run's resume state
 // (stage1.safetensors, checkpoint.safetensors) is runCbpt's own, beside them.
 
@@ -59,7 +60,10 @@ export async function writeCbptOutputs(outDir: string, r: CbptResult): Promise<s
       r.report.suspected_target.name,
     );
     await writeAtomic(trigger, await svgToPng(figure));
-    await writeAtomic(report, JSON.stringify(r.report, null, 2) + "\n");
+    // Which mean/std the model's pixels were normalised with (its checkpoint's, or CLIP's).
+    const { source, mean, std } = r.classifier.clip.pixelStats;
+    const preprocessing = { source, mean: [...mean], std: [...std] };
+    await writeAtomic(report, JSON.stringify({ ...r.report, preprocessing }, null, 2) + "\n");
     const svg = lossPlotSvg(r.report.trigger.losses, r.report.prompts.epochs);
     await writeAtomic(svgPath, svg);
     await writeAtomic(pngPath, await svgToPng(svg));

@@ -6,12 +6,22 @@
 // openai/CLIP build_model does; ViT or ModifiedResNet image towers, the latter with batch-norm
 // weights and running statistics, num_batches_tracked ignored), and Hugging Face CLIPModel (`vision_model.*`, `text_model.*`;
 // config.json; one file or shards listed in model.safetensors.index.json). F16 and BF16 widen.
+// The pixels' mean/std: options.pixelStats, else the checkpoint's own (preprocessor_config.json,
+// open_clip_config.json's preprocess_cfg: see readPixelStats), else CLIP's.
 
 import { dirname, isAbsolute, join, normalize } from "node:path";
 import { canonicalShapes } from "./layout.ts";
 import { type ClipConfig, validateConfig } from "./config.ts";
 import { configFromHf, configFromOpenClip } from "./config_json.ts";
 import { inferOpenAIConfig } from "./config_infer.ts";
+import {
+  checkPixelStats,
+  CLIP_PIXEL_STATS,
+  type PixelStats,
+  pixelStatsFromHfProcessor,
+  pixelStatsFromOpenClip,
+  samePixelStats,
+} from "./pixel_stats.ts";
 import { numel, readSafetensors, type SafeTensor, toFloat32 } from "../io/safetensors.ts";
 import { clip, InputFileError, listSome, parseJsonStrict, preview } from "../io/strict.ts";
 
@@ -34,7 +44,15 @@ export interface ClipWeights {
   tensors: Map<string, HostTensor>;
   /** The layout the checkpoint came in. */
   format: CheckpointFormat;
-  /** Tensors the checkpoint has but CLIP does not use (ignored), one line each. */
+  /**
+   * The mean/std its pixels are normalised with: options.pixelStats, else the checkpoint's
+   * own (preprocessor_config.json, open_clip_config.json's preprocess_cfg), else CLIP's.
+   */
+  pixelStats: PixelStats;
+  /**
+   * What the loader noticed, one line each: tensors the checkpoint has but CLIP does not use
+   * (ignored), preprocessing settings Antidote does not follow (a resize other than openai/CLIP's).
+   */
   warnings: string[];
   /** The weight files read. */
   files: string[];
@@ -49,6 +67,11 @@ export interface LoadOptions {
   config?: Partial<ClipConfig>;
   /** Keep f16-pair copies of f16-exact linear weights (default true; see Clip.fromWeights). */
   halfWeights?: boolean;
+  /**
+   * The mean/std to normalise pixels with, in place of the checkpoint's own (whose files are
+   * then not read for them); `source` defaults to "options.pixelStats".
+   */
+  pixelStats?: Omit<PixelStats, "source"> & { source?: string };
 }
 
 /** How one canonical tensor is made from checkpoint tensors. */
@@ -319,9 +342,10 @@ const isShardName = (v: unknown): v is string =>
   !normalize(v).startsWith("..");
 
 /**
- * A JSON sidecar (config.json, open_clip_config.json, the shard index), or undefined when
- * absent. Strict: UTF-8, and no key twice (Python's json keeps the last of a duplicated key,
- * other readers the first: which one the author meant is unknowable, so it is refused).
+ * A JSON sidecar (config.json, open_clip_config.json, preprocessor_config.json, the shard
+ * index), or undefined when absent. Strict: UTF-8, and no key twice (Python's json keeps the
+ * last of a duplicated key, other readers the first: which one the author meant is unknowable,
+ * so it is refused).
  */
 async function readJson(path: string): Promise<unknown | undefined> {
   let bytes: Uint8Array;
@@ -382,12 +406,47 @@ export async function loadClipWeights(path: string, opts: LoadOptions = {}): Pro
       warnings.push(`${e.file}: unexpected tensor ${preview(n)} ${fmt(e.t.shape)} ignored`);
     }
   }
+  const pixelStats = opts.pixelStats
+    ? checkPixelStats({ source: "options.pixelStats", ...opts.pixelStats }, "options.pixelStats")
+    : await readPixelStats(format, loc.dir, config.imageResolution, warnings);
   const tensors = new Map<string, HostTensor>();
   for (const r of recipes) {
     const data = r.sources.map((s) => toFloat32(entries.get(s.name)!.t, `${label}: ${s.name}`));
     tensors.set(r.target, { shape: r.shape, data: applyRecipe(r, data) });
   }
-  return { config, tensors, format, warnings, files: read.files };
+  return { config, tensors, format, pixelStats, warnings, files: read.files };
+}
+
+/**
+ * The checkpoint's own mean/std: Hugging Face's preprocessor_config.json and open_clip's
+ * preprocess_cfg (open_clip_config.json) beside the weights, the format's own first (the two
+ * must agree where both say), else CLIP's. Either must declare the model's image size, if any.
+ */
+async function readPixelStats(
+  format: CheckpointFormat,
+  dir: string,
+  imageResolution: number,
+  warnings: string[],
+): Promise<PixelStats> {
+  const warn = (line: string) => warnings.push(line);
+  const hfPath = join(dir, "preprocessor_config.json");
+  const ocPath = join(dir, "open_clip_config.json");
+  const hfJson = await readJson(hfPath), ocJson = await readJson(ocPath);
+  const hf = hfJson === undefined
+    ? undefined
+    : pixelStatsFromHfProcessor(hfJson, hfPath, imageResolution, warn);
+  const oc = ocJson === undefined
+    ? undefined
+    : pixelStatsFromOpenClip(ocJson, ocPath, imageResolution, warn);
+  if (hf && oc && !samePixelStats(hf, oc)) {
+    const say = (s: PixelStats) => `mean [${s.mean.join(", ")}], std [${s.std.join(", ")}]`;
+    throw new InputFileError(
+      hfPath,
+      `${say(hf)} differ from ${oc.source}'s ${say(oc)}; expected one normalisation (which ` +
+        `the model was trained with cannot be told)`,
+    );
+  }
+  return (format === "hf" ? hf ?? oc : oc ?? hf) ?? CLIP_PIXEL_STATS;
 }
 
 /** The entries under their names without DDP's `module.` prefix. */

@@ -3,6 +3,7 @@
 
 import { type Activation, CLIP_VOCAB_SIZE, type ClipConfig, validateConfig } from "./config.ts";
 import { InputFileError, preview } from "../io/strict.ts";
+import { CLIP_PIXEL_STATS, type PixelStats } from "./pixel_stats.ts";
 
 type Json = Record<string, unknown>;
 
@@ -233,8 +234,11 @@ export function configFromOpenClip(json: unknown, source: string): ClipConfig {
   return validateConfig(c, source);
 }
 
-/** An open_clip_config.json for a config (the form open_clip pushes to the HF hub). */
-export function openClipConfigJson(c: ClipConfig): Json {
+/**
+ * An open_clip_config.json for a config (the form open_clip pushes to the HF hub), its
+ * preprocess_cfg holding `stats`' mean/std (CLIP's by default).
+ */
+export function openClipConfigJson(c: ClipConfig, stats: PixelStats = CLIP_PIXEL_STATS): Json {
   const vision = c.visionKind === "resnet"
     ? {
       image_size: c.imageResolution,
@@ -263,9 +267,6 @@ export function openClipConfigJson(c: ClipConfig): Json {
         layers: c.transformerLayers,
       },
     },
-    preprocess_cfg: {
-      mean: [0.48145466, 0.4578275, 0.40821073],
-      std: [0.26862954, 0.26130258, 0.27577711],
-    },
+    preprocess_cfg: { mean: [...stats.mean], std: [...stats.std] },
   };
 }

@@ -14,7 +14,8 @@ export interface LoadedClip extends Clip {
  * Loads an HF CLIPModel folder (config.json + model.safetensors, sharded or not) or an
  * OpenAI/open_clip state dict (.safetensors) onto the GPU, opening the GPU first if it is not
  * open yet. The loader's warnings go to `opts.warn`, else to stderr, and are kept in
- * `source.warnings`.
+ * `source.warnings`. The checkpoint's own pixel mean/std (preprocessor_config.json, open_clip's
+ * preprocess_cfg; else CLIP's, or `opts.pixelStats`) become `clip.pixelStats`.
  */
 export async function loadClip(
   path: string,

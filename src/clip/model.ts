@@ -31,6 +31,7 @@ import { ConvWeightCache } from "../autograd/ops/conv.ts";
 import { type HalfMatrix, matmulHalf, packLinearHalf } from "../autograd/ops/matmul.ts";
 import { noGrad, record, Tensor } from "../autograd/tensor.ts";
 import { resnetBlocks } from "./layout.ts";
+import { checkPixelStats, CLIP_PIXEL_STATS, type PixelStats } from "./pixel_stats.ts";
 import { encodeImageResNet } from "./resnet.ts";
 
 /** The architecture numbers a ViT CLIP needs (a subset of ClipConfig in config.ts). */
@@ -73,6 +74,8 @@ export interface HostWeights {
   config: ClipArch;
   /** f32 tensors by OpenAI state-dict name, in OpenAI's layouts. */
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  /** The mean/std its pixels are normalised with (default CLIP's). */
+  pixelStats?: PixelStats;
 }
 
 interface LinearParams {
@@ -133,6 +136,13 @@ export class Clip {
   fingerprint = "";
 
   /**
+   * The mean/std its [0, 1] pixels are normalised with (`encodePixels` and every stage on the
+   * GPU; pass it as `stats` to preprocessImage(s) for host-normalised pixels): the checkpoint's
+   * own (`loadClip` reads them), else CLIP's. `source` says where they came from.
+   */
+  pixelStats: PixelStats = CLIP_PIXEL_STATS;
+
+  /**
    * Uploads host weights (OpenAI names and layouts) to the GPU. Linear weights whose values are
    * all f16 values also get f16-pair copies for the faster kernel (same results bit for bit);
    * `halfWeights: false` skips them.
@@ -140,6 +150,9 @@ export class Clip {
   static fromWeights(w: HostWeights, opts: { halfWeights?: boolean } = {}): Clip {
     const clip = new Clip(w.config);
     clip.fingerprint = fingerprintWeights(w);
+    if (w.pixelStats && w.pixelStats !== CLIP_PIXEL_STATS) {
+      clip.pixelStats = checkPixelStats(w.pixelStats, "pixelStats");
+    }
     for (const [name, t] of w.tensors) {
       const p = Tensor.from(t.data, t.shape).keep();
       clip.params.set(name, p);

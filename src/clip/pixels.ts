@@ -1,5 +1,6 @@
-// From [0, 1] pixels to CLIP's image features on the GPU: the one place CLIP's normalisation
-// runs on a tensor, and the one spelling of "unit image features of these pixels" that every
+// From [0, 1] pixels to CLIP's image features on the GPU: the one place the normalisation (the
+// model's own mean/std, `clip.pixelStats`: CLIP's unless its checkpoint says otherwise) runs on
+// a tensor, and the one spelling of "unit image features of these pixels" that every
 // stage, attack and defence uses.
 
 import { concat, div, exp, l2Normalize, matmul, mul, softmax, sub } from "../autograd/ops/index.ts";
@@ -7,21 +8,25 @@ import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import { rt } from "../gpu/runtime.ts";
 import type { ImageSet } from "../io/images.ts";
 import type { Clip } from "./model.ts";
-import { CLIP_MEAN, CLIP_STD } from "./preprocess.ts";
+import { CLIP_PIXEL_STATS, type PixelStats } from "./pixel_stats.ts";
 
 /**
- * CLIP-normalised pixels from [0, 1] ones [B, C, H, W]: (x − mean) / std per channel,
- * differentiable. C = 1 (grey) broadcasts to 3.
+ * Normalised pixels from [0, 1] ones [B, C, H, W]: (x − mean) / std per channel with `stats`
+ * (CLIP's by default; a model's own: `clip.pixelStats`), differentiable. C = 1 (grey)
+ * broadcasts to 3.
  */
-export function clipNormalize(x01: Tensor): Tensor {
-  const mean = Tensor.from(CLIP_MEAN, [1, 3, 1, 1]);
-  const std = Tensor.from(CLIP_STD, [1, 3, 1, 1]);
+export function clipNormalize(x01: Tensor, stats: PixelStats = CLIP_PIXEL_STATS): Tensor {
+  const mean = Tensor.from(stats.mean, [1, 3, 1, 1]);
+  const std = Tensor.from(stats.std, [1, 3, 1, 1]);
   return div(sub(x01, mean), std);
 }
 
-/** L2-normalised image features [B, E] of [0, 1] pixels [B, 3, R, R], differentiable. */
+/**
+ * L2-normalised image features [B, E] of [0, 1] pixels [B, 3, R, R], differentiable; the
+ * pixels are normalised with the model's own mean/std (`clip.pixelStats`).
+ */
 export function encodePixels(clip: Clip, x01: Tensor): Tensor {
-  return l2Normalize(clip.encodeImage(clipNormalize(x01)));
+  return l2Normalize(clip.encodeImage(clipNormalize(x01, clip.pixelStats)));
 }
 
 /**

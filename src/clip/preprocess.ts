@@ -28,6 +28,8 @@
 //   A transparent pixel shows its palette colour (libvips decodes it as alpha 0: we put it back).
 // - No EXIF auto-rotation: Image.open does not apply the Orientation tag, and neither do we.
 // - The tensor steps round like torch: float32(v / 255), then float32((x - mean) / std).
+//   mean/std are CLIP's unless the caller passes others (`stats`: a checkpoint's own, read by
+//   pixel_stats.ts), each set's lookup tables made once.
 //
 // Checked bit-exact against Pillow 12.3 on the 9 shared reference images and on 60 generated
 // cases (every mode above, PNG/JPEG/progressive JPEG/WebP lossy+lossless/GIF, sizes from 3x5 to
@@ -35,6 +37,9 @@
 // channels and alpha), right for 8-bit RGB(A)/grey. Speed: see docs/clip-preprocess.md.
 
 import { type Metadata, sharp } from "../io/sharp.ts";
+import { checkPixelStats, CLIP_PIXEL_STATS, type PixelStats } from "./pixel_stats.ts";
+
+export { CLIP_MEAN, CLIP_STD } from "./pixel_stats.ts";
 
 /**
  * The default largest image, in pixels (50 megapixels, e.g. 8660×5773; the `maxPixels` option
@@ -46,11 +51,6 @@ import { type Metadata, sharp } from "../io/sharp.ts";
  *   ratios up to about 1:996.
  */
 export const MAX_IMAGE_PIXELS = 50_000_000;
-
-/** CLIP's normalisation constants (openai/CLIP `_transform`). */
-export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
-/** CLIP's per-channel standard deviations (openai/CLIP `_transform`). */
-export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 
 /** The Pillow mode the image would open as (it decides how the resize behaves). */
 export type PilMode = "1" | "L" | "LA" | "P" | "RGB" | "RGBA" | "CMYK" | "I;16";
@@ -84,14 +84,23 @@ export interface SizeLimit {
   maxPixels?: number;
 }
 
+/** How one image is normalised: whether, and with which mean/std. */
+export interface NormalizeOptions {
+  /** Normalise (default true); false gives ToTensor's [0, 1] pixels. */
+  normalize?: boolean;
+  /**
+   * The mean/std to normalise with (default CLIP's, CLIP_PIXEL_STATS); pass the model's
+   * `clip.pixelStats` to honour the checkpoint's own preprocessing.
+   */
+  stats?: PixelStats;
+}
+
 /** How preprocessImages reads a batch. */
-export interface BatchOptions extends SizeLimit {
+export interface BatchOptions extends SizeLimit, NormalizeOptions {
   /** Record failures in `errors` and keep going (default false: the first failure throws). */
   skipErrors?: boolean;
   /** How many images are decoded at once (default 4). */
   concurrency?: number;
-  /** CLIP's normalisation (default true); false gives ToTensor's [0, 1] pixels. */
-  normalize?: boolean;
 }
 
 /** A preprocessed batch: the pixels of the images that loaded, and what failed. */
@@ -111,17 +120,19 @@ export interface PreprocessedBatch {
 
 /**
  * Decode, resize, crop and normalise one image: CHW float32 [3, size, size] (with
- * `normalize: false`, the [0, 1] pixels before CLIP's normalisation).
+ * `normalize: false`, the [0, 1] pixels before normalisation; `stats`: the mean/std, CLIP's by
+ * default).
  */
 export async function preprocessImage(
   pathOrBytes: string | Uint8Array,
   size = 224,
-  { normalize = true, maxPixels = MAX_IMAGE_PIXELS }: { normalize?: boolean } & SizeLimit = {},
+  { normalize = true, stats, maxPixels = MAX_IMAGE_PIXELS }: NormalizeOptions & SizeLimit = {},
 ): Promise<Float32Array> {
   const name = typeof pathOrBytes === "string" ? pathOrBytes : "<bytes>";
+  const luts = normalize ? normLut(stats) : UNIT_LUT; // bad stats fail before the decode
   const img = await decodeChecked(pathOrBytes, maxPixels, size);
   try {
-    return transformDecoded(img, size, normalize);
+    return transformWith(img, size, luts);
   } catch (e) {
     throw new ImageLoadError(name, e instanceof Error ? e.message : String(e), { cause: e });
   }
@@ -131,8 +142,9 @@ export async function preprocessImage(
 export async function preprocessImages(
   paths: readonly string[],
   size = 224,
-  { skipErrors = false, concurrency = 4, normalize = true, maxPixels }: BatchOptions = {},
+  { skipErrors = false, concurrency = 4, normalize = true, stats, maxPixels }: BatchOptions = {},
 ): Promise<PreprocessedBatch> {
+  if (normalize) normLut(stats); // bad stats fail once, before any image
   const per = 3 * size * size;
   let pixels = new Float32Array(paths.length * per); // slot i for paths[i]; compacted below
   const ok: boolean[] = new Array(paths.length).fill(false);
@@ -143,7 +155,8 @@ export async function preprocessImages(
     while (next < paths.length && firstError === null) {
       const i = next++;
       try {
-        pixels.set(await preprocessImage(paths[i], size, { normalize, maxPixels }), i * per);
+        const px = await preprocessImage(paths[i], size, { normalize, stats, maxPixels });
+        pixels.set(px, i * per);
         ok[i] = true;
       } catch (e) {
         if (!skipErrors) {
@@ -832,12 +845,32 @@ function unpremultiply(px: Uint8Array, C: number): void {
 }
 
 /** Float32 LUTs: ((v / 255) - mean) / std, each step rounded to float32 like torch. */
-const NORM_LUT: Float32Array[] = [0, 1, 2].map((c) => {
-  const lut = new Float32Array(256);
-  const m = Math.fround(CLIP_MEAN[c]), s = Math.fround(CLIP_STD[c]);
-  for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(v / 255) - m) / s;
-  return lut;
-});
+function makeNormLut(stats: PixelStats): Float32Array[] {
+  return [0, 1, 2].map((c) => {
+    const lut = new Float32Array(256);
+    const m = Math.fround(stats.mean[c]), s = Math.fround(stats.std[c]);
+    for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(v / 255) - m) / s;
+    return lut;
+  });
+}
+
+/** CLIP's LUTs, and those of other stats by their values (a few models' worth, then reset). */
+const NORM_LUT = makeNormLut(CLIP_PIXEL_STATS);
+const NORM_LUTS = new Map<string, Float32Array[]>();
+
+/** The normalisation LUTs of `stats` (checked; CLIP's when undefined), made once per values. */
+function normLut(stats: PixelStats | undefined): Float32Array[] {
+  if (stats === undefined || stats === CLIP_PIXEL_STATS) return NORM_LUT;
+  const s = checkPixelStats(stats, "stats");
+  const key = `${s.mean.join(",")}/${s.std.join(",")}`;
+  let luts = NORM_LUTS.get(key);
+  if (!luts) {
+    luts = makeNormLut(s);
+    if (NORM_LUTS.size >= 16) NORM_LUTS.clear();
+    NORM_LUTS.set(key, luts);
+  }
+  return luts;
+}
 
 /** ToTensor alone: v / 255 in float32, the same for every channel. */
 const UNIT_LUT = Array.from({ length: 3 }, () => {
@@ -848,9 +881,19 @@ const UNIT_LUT = Array.from({ length: 3 }, () => {
 
 /**
  * Resize + crop + convert("RGB") + ToTensor + Normalize of decoded pixels: CHW [3, size, size]
- * (without Normalize when `normalize` is false).
+ * (without Normalize when `normalize` is false; with `stats`' mean/std, CLIP's by default).
  */
-export function transformDecoded(img: DecodedImage, size = 224, normalize = true): Float32Array {
+export function transformDecoded(
+  img: DecodedImage,
+  size = 224,
+  normalize = true,
+  stats?: PixelStats,
+): Float32Array {
+  return transformWith(img, size, normalize ? normLut(stats) : UNIT_LUT);
+}
+
+/** transformDecoded with the per-channel LUTs from uint8 to float32 given. */
+function transformWith(img: DecodedImage, size: number, luts: Float32Array[]): Float32Array {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`bad size ${size}`);
   const { mode, width: w, height: h, channels: C } = img;
   if (w < 1 || h < 1) throw new Error(`empty image (${w}x${h})`);
@@ -875,7 +918,7 @@ export function transformDecoded(img: DecodedImage, size = 224, normalize = true
   // convert("RGB") straight into the normalised CHW planes.
   const plane = size * size;
   const out = new Float32Array(3 * plane);
-  const [l0, l1, l2] = normalize ? NORM_LUT : UNIT_LUT;
+  const [l0, l1, l2] = luts;
   for (let i = 0; i < plane; i++) {
     const p = i * C;
     let r: number, g: number, b: number;
