@@ -235,6 +235,7 @@ export {
   TRIGGER_DEFAULTS,
   type TriggerAttempt,
   triggerDefaults,
+  type TriggerPattern,
   type TriggerSettings,
 } from "./src/cbpt/trigger.ts";
 export {
@@ -247,6 +248,7 @@ export {
   type TuneSettings,
 } from "./src/cbpt/tune.ts";
 export {
+  type ClassEvidence,
   evidenceLines,
   scanModel,
   type ScanOptions,
@@ -257,7 +259,9 @@ export {
   ANOMALY_THRESHOLD,
   anomalyIndex,
   type ClassCost,
+  MAD_FLOORS,
   searchTargets,
+  strongestSearch,
   TARGET_SEARCH_DEFAULTS,
   type TargetSearch,
   type TargetSearchSettings,

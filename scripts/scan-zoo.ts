@@ -11,7 +11,12 @@ import { fixturesDir } from "../src/lab/demo.ts";
 import { writeAtomic } from "../src/io/files.ts";
 import { loadTokenizer, parseFlags, stderrProgress, wholeFlag } from "../src/cli/common.ts";
 import { scanModel } from "../src/cbpt/scan.ts";
-import { ANOMALY_THRESHOLD, anomalyIndex } from "../src/cbpt/targets.ts";
+import {
+  ANOMALY_THRESHOLD,
+  anomalyIndex,
+  MAD_FLOORS,
+  TARGET_SEARCH_DEFAULTS,
+} from "../src/cbpt/targets.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { markdownTable, wrapProse } from "../src/lab/results.ts";
 
@@ -29,9 +34,21 @@ interface ZooRow extends ZooEntry {
   verdict: string;
   suspect: string | null;
   score: number;
+  /** The trigger shape the verdict rests on. */
+  pattern: string;
   seconds: number;
-  /** Each class's level (rungs), so the statistic can be studied without rescanning. */
-  levels: Record<string, number>;
+  /**
+   * Each shape's class levels (rungs) and seconds, so the statistic can be studied, and a shape
+   * added, without rescanning the others (--resume scans only the shapes a row lacks).
+   */
+  probes: Record<string, { levels: Record<string, number>; seconds: number }>;
+}
+
+/** A row of an older scan.json (one shape, "full", as `levels`) in today's form. */
+function upgradeRow(r: ZooRow & { levels?: Record<string, number> }): ZooRow {
+  if (r.probes) return r;
+  const { levels, ...rest } = r;
+  return { ...rest, pattern: "full", probes: { full: { levels: levels!, seconds: r.seconds } } };
 }
 
 const { values } = parseFlags({
@@ -100,10 +117,13 @@ await runWithGpu(async () => {
   // --resume keeps the rows of an earlier (interrupted) run and scans only what is missing.
   const rows: ZooRow[] = values.resume
     ? (JSON.parse(await Deno.readTextFile(jsonPath)).rows as ZooRow[])
-      .filter((r) => zoo.some((z) => z.name === r.name))
+      .filter((r) => zoo.some((z) => z.name === r.name)).map(upgradeRow)
     : [];
+  const patterns = TARGET_SEARCH_DEFAULTS.patterns;
   for (const z of zoo.filter((z) => !only || only.includes(z.name))) {
-    if (rows.some((r) => r.name === z.name)) continue;
+    const kept = rows.find((r) => r.name === z.name);
+    const missing = patterns.filter((p) => !kept?.probes[p]);
+    if (missing.length === 0) continue;
     const dir = join(fixturesDir(), z.dir);
     const clip = await loadClip(dir);
     const tokenizer = await loadTokenizer(dir, undefined, clip.config.vocabSize);
@@ -116,17 +136,26 @@ await runWithGpu(async () => {
       classNames: few.classNames,
       train: { set: { pixels: few.images01, n: few.n, size: R }, labels: few.labels },
       seed,
+      settings: { patterns: missing },
       progress: stderrProgress(5000),
     });
     const cheapest = r.report.classes.reduce((a, c) => (c.level < a.level ? c : a)).name;
-    rows.push({
+    const row: ZooRow = kept ?? {
       ...z,
       verdict: r.verdict,
       suspect: cheapest,
       score: r.score,
-      seconds: r.report.seconds,
-      levels: Object.fromEntries(r.report.classes.map((c) => [c.name, c.level])),
-    });
+      pattern: r.report.pattern,
+      seconds: 0,
+      probes: {},
+    };
+    for (const s of r.searches) {
+      row.probes[s.pattern] = {
+        levels: Object.fromEntries(s.costs.map((c, k) => [few.classNames[k], c.level])),
+        seconds: s.seconds,
+      };
+    }
+    if (!kept) rows.push(row);
     console.error(
       `  ${r.verdict}, cheapest ${cheapest}, score ${r.score.toFixed(2)}, ${
         r.report.seconds.toFixed(0)
@@ -138,12 +167,21 @@ await runWithGpu(async () => {
   }
   // The levels are what each scan measured; score, suspect and verdict are derived from them
   // with the library's statistic, so a row kept by --resume is judged as a fresh one would be.
+  // Each shape is judged as scanModel judges it (its own MAD floor; the shape whose cheapest
+  // class stands out most decides, "full" on a tie).
   for (const r of rows) {
-    const names = Object.keys(r.levels), a = anomalyIndex(Object.values(r.levels));
-    const k = a.indexOf(Math.max(...a));
-    r.score = a[k];
-    r.suspect = names[k];
-    r.verdict = a[k] >= ANOMALY_THRESHOLD ? "backdoored" : "no evidence";
+    r.score = -Infinity;
+    r.seconds = 0;
+    for (const p of patterns) {
+      const probe = r.probes[p];
+      if (!probe) throw new Error(`${r.name}: no ${p} levels in ${jsonPath}; rerun with --resume`);
+      r.seconds += probe.seconds;
+      const names = Object.keys(probe.levels);
+      const a = anomalyIndex(Object.values(probe.levels), MAD_FLOORS[p]);
+      const k = a.indexOf(Math.max(...a));
+      if (a[k] > r.score) [r.score, r.suspect, r.pattern] = [a[k], names[k], p];
+    }
+    r.verdict = r.score >= ANOMALY_THRESHOLD ? "backdoored" : "no evidence";
   }
   const pos = rows.filter((r) => r.target).map((r) => r.score);
   const neg = rows.filter((r) => !r.target).map((r) => r.score);
@@ -167,7 +205,7 @@ await runWithGpu(async () => {
   await writeAtomic(jsonPath, JSON.stringify({ summary, rows }, null, 2) + "\n");
   if (only) return; // a partial run does not rewrite docs/scan.md
   const table = markdownTable(
-    ["model", "family", "made", "truth", "verdict", "cheapest class", "score", "s"],
+    ["model", "family", "made", "truth", "verdict", "cheapest class", "shape", "score", "s"],
     rows.map((r) => [
       r.name,
       r.family,
@@ -175,6 +213,7 @@ await runWithGpu(async () => {
       r.target ?? "clean",
       r.verdict === "backdoored" ? `**backdoored**` : r.verdict,
       r.suspect ?? "",
+      r.pattern,
       r.score.toFixed(2),
       r.seconds.toFixed(0),
     ]),

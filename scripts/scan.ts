@@ -15,7 +15,7 @@ import {
 } from "../src/cbpt/data.ts";
 import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
 import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
-import { triggerPicture } from "../src/cbpt/trigger.ts";
+import { parsePatterns, type TriggerPattern, triggerPicture } from "../src/cbpt/trigger.ts";
 import type { ImageSet } from "../src/io/images.ts";
 import { writeAtomic } from "../src/io/files.ts";
 import { writePng } from "../src/io/png.ts";
@@ -24,7 +24,8 @@ import { loadFixtureSet } from "../src/lab/fixtures.ts";
 
 const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--seed 1] [--vocab PATH] [--json] [--out DIR] [--threshold 2]
-         [--search-steps 25] [--search-batch 8]
+         [--search-steps 25] [--search-batch 8] [--patterns full,columns]
+         (--patterns: the trigger shapes searched; columns finds SIG-like stripes)
        deno run -A scripts/scan.ts --fixture clean|badnet|...   (a lab model and its 16 shots)`;
 
 const str = { type: "string" } as const;
@@ -43,6 +44,7 @@ const { values } = parseFlags({
     threshold: str,
     "search-steps": str,
     "search-batch": str,
+    patterns: str,
     help: { type: "boolean", short: "h" },
   },
 });
@@ -64,6 +66,13 @@ const shots = whole("shots", values.shots, 0)!;
 const seed = whole("seed", values.seed, 0)!;
 const steps = whole("search-steps", values["search-steps"], 1);
 const batch = whole("search-batch", values["search-batch"], 1);
+let patterns: TriggerPattern[] | undefined;
+try {
+  patterns = values.patterns === undefined ? undefined : parsePatterns("patterns", values.patterns);
+} catch (e) {
+  console.error(`error: ${(e as Error).message}`);
+  Deno.exit(2);
+}
 const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
 if (threshold !== undefined && !Number.isFinite(threshold)) {
   console.error(`error: --threshold ${values.threshold}: expected a number`);
@@ -106,10 +115,11 @@ await runWithGpu(async () => {
     settings: {
       ...(steps ? { stepsPerBound: steps } : {}),
       ...(batch ? { batchPerClass: batch } : {}),
+      ...(patterns ? { patterns } : {}),
     },
     progress: stderrProgress(1000),
   });
-  console.error("how little each class needs (per-class targeted triggers):");
+  console.error(`how little each class needs (per-class targeted ${r.report.pattern} triggers):`);
   for (const line of evidenceLines(r.report)) console.error(line);
   if (values.out) {
     const out = values.out;
@@ -118,22 +128,32 @@ await runWithGpu(async () => {
       join(out, "report.json"),
       JSON.stringify({ model, seed, shots_total: train.set.n, ...r.report }, null, 2) + "\n",
     );
-    const rows = r.report.classes.map((c) =>
-      [JSON.stringify(c.name), c.level.toFixed(4), c.crossed, c.anomaly.toFixed(4)].join(",")
+    // Every shape's evidence; the verdict's shape is the report's `pattern`.
+    const rows = r.report.probes.flatMap((p) =>
+      p.classes.map((c) =>
+        [p.pattern, JSON.stringify(c.name), c.level.toFixed(4), c.crossed, c.anomaly.toFixed(4)]
+          .join(",")
+      )
     );
     await writeAtomic(
       join(out, "evidence.csv"),
-      ["class,level,crossed,anomaly", ...rows].join("\n") + "\n",
+      ["pattern,class,level,crossed,anomaly", ...rows].join("\n") + "\n",
     );
-    for (const [k, t] of r.search.triggers.entries()) {
-      const name = classNames[k].replace(/[^A-Za-z0-9_-]+/g, "_");
-      await writePng(join(out, "triggers", `${k}-${name}.png`), triggerPicture(t), t.size);
+    // triggers/ holds the verdict's shape; triggers-<shape>/ the others.
+    for (const s of r.searches) {
+      const sub = s === r.search ? "triggers" : `triggers-${s.pattern}`;
+      await Deno.mkdir(join(out, sub), { recursive: true });
+      for (const [k, t] of s.triggers.entries()) {
+        const name = classNames[k].replace(/[^A-Za-z0-9_-]+/g, "_");
+        await writePng(join(out, sub, `${k}-${name}.png`), triggerPicture(t), t.size);
+      }
     }
   }
   const summary = {
     verdict: r.verdict,
     target: r.target,
     score: r.score,
+    pattern: r.report.pattern,
     seconds: r.report.seconds,
   };
   if (values.json) console.log(JSON.stringify(summary));

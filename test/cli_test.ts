@@ -25,6 +25,8 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
     ["scan.ts", ["--shots", "-1", "--fixture", "clean"], /--shots/],
     ["scan.ts", ["--shots=-1", "--fixture", "clean"], /--shots -1: expected a whole number/],
     ["purify.ts", ["--force"], /--force goes with --resume/],
+    ["purify.ts", ["--patterns", "full,diagonal"], /--patterns full,diagonal: expected a list/],
+    ["scan.ts", ["--patterns", "columns,columns", "--fixture", "clean"], /a shape is repeated/],
     ["classify.ts", ["--top", "x", "--model", "m", "--classes", "c", "a.png"], /--top x: expected/],
     [
       "classify.ts",

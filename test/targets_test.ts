@@ -20,10 +20,16 @@ import {
   anomalyIndex,
   crossingLevel,
   searchTargets,
+  strongestSearch,
   TARGET_SEARCH_DEFAULTS,
   targetVerdict,
 } from "../src/cbpt/targets.ts";
-import { invertTrigger, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
+import {
+  expandPattern,
+  invertTrigger,
+  patternShape,
+  TRIGGER_DEFAULTS,
+} from "../src/cbpt/trigger.ts";
 import { fixturesDir, loadFixture } from "../src/lab/demo.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { FMNIST_CLASSES } from "../src/lab/fmnist.ts";
@@ -210,6 +216,56 @@ Deno.test("stage 1 names a planted non-bag target where the clean twin drifts to
   assert.equal(fx.record.target, "sandal");
   assert.equal(fx.classNames[s.cheapest], "sandal");
   assert.equal(v.verdict, "backdoored");
+  text.dispose();
+  fx.clip.dispose();
+});
+
+Deno.test("expandPattern spreads a columns or rows pattern over every row (column) and channel", () => {
+  const v = Float32Array.from([1, 2, 3]);
+  const cols = expandPattern("columns", v, 3), rows = expandPattern("rows", v, 3);
+  assert.deepEqual([...cols.slice(0, 9)], [1, 2, 3, 1, 2, 3, 1, 2, 3]);
+  assert.deepEqual([...rows.slice(18, 27)], [1, 1, 1, 2, 2, 2, 3, 3, 3]);
+  assert.deepEqual(patternShape("columns", 3), [1, 1, 3]);
+  assert.equal(expandPattern("full", v, 3), v);
+});
+
+Deno.test("stage 1 finds SIG's target as a columns pattern where a full δ does not", async () => {
+  // fixtures/sig: the lab's clean model poisoned with a 60/255 sinusoid toward "trouser". A full
+  // δ reaches every class at 11–17/255, cheaper than the sinusoid, and names "shirt" (weak); a
+  // trigger with one value per column cannot take those routes, and trouser stands out.
+  const fx = await loadFixture("sig");
+  const text = zeroShotClassifier(fx.clip, fx.tokenizer, fx.classNames, ONE_TEMPLATE);
+  const s = await searchTargets(
+    fx.clip,
+    fx.train.set,
+    fx.train.labels,
+    text,
+    {
+      ...TARGET_SEARCH_DEFAULTS,
+    },
+    1,
+    { pattern: "columns" },
+  );
+  const v = targetVerdict(s);
+  console.log(
+    `  sig-trouser, columns: ${
+      s.costs.map((c, k) => `${fx.classNames[k]} ${c.level.toFixed(2)}`).join(", ")
+    }; anomaly ${v.score.toFixed(2)}`,
+  );
+  assert.equal(fx.record.target, "trouser");
+  assert.equal(s.pattern, "columns");
+  assert.equal(fx.classNames[s.cheapest], "trouser");
+  assert.equal(v.verdict, "backdoored");
+  // The trigger is a columns pattern: every row of every channel alike.
+  const R = fx.train.set.size, d = s.trigger.kind === "additive" ? s.trigger.delta : null;
+  assert.ok(d && d.length === 3 * R * R);
+  for (let i = 1; i < 3 * R; i++) {
+    for (let j = 0; j < R; j++) assert.equal(d[i * R + j], d[j]);
+  }
+  // And strongestSearch prefers it over a search where nothing stands out.
+  const flat = { ...s, pattern: "full" as const, anomaly: s.anomaly.map(() => 0.5) };
+  assert.equal(strongestSearch([flat, s]).pattern, "columns");
+  assert.equal(strongestSearch([flat, { ...flat, pattern: "rows" as const }]).pattern, "full");
   text.dispose();
   fx.clip.dispose();
 });

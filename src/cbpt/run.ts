@@ -287,6 +287,7 @@ async function runStage1(
         `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
     );
   let scan: ScanReport | undefined, aim: number | undefined, searchSeconds = 0;
+  let trigger = o.trigger;
   if ((o.search ?? "per-class") === "per-class") {
     say(
       `stage 1: how little each of the ${classNames.length} classes needs (a targeted ` +
@@ -301,7 +302,10 @@ async function runStage1(
     say("stage 1: how little each class needs (per-class targeted triggers):");
     for (const line of evidenceLines(scan)) say(`stage 1: ${line}`);
     aim = r.search.cheapest;
-    searchSeconds = r.search.seconds;
+    searchSeconds = scan.seconds;
+    // The trigger takes the shape under which the suspect stood out (SIG's stripes are found
+    // as a columns pattern; a full δ toward the same class takes a generic route of its own).
+    if (trigger.kind === "additive") trigger = { ...trigger, pattern: r.search.pattern };
     if (r.verdict !== "backdoored") {
       say(
         `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +
@@ -313,14 +317,15 @@ async function runStage1(
   // per-class search ran.
   say(
     `stage 1: inverting the trigger${aim === undefined ? "" : ` aimed at "${classNames[aim]}"`}` +
-      ` (${o.trigger.steps} steps of ${o.trigger.batch} images) ...`,
+      `${trigger.pattern && trigger.pattern !== "full" ? `, a ${trigger.pattern} pattern` : ""}` +
+      ` (${trigger.steps} steps of ${trigger.batch} images) ...`,
   );
   const inv = await invertTrigger(
     clip,
     o.train.set,
     o.train.labels,
     text0,
-    o.trigger,
+    trigger,
     o.seed,
     o.progress,
     climbMessage,

@@ -9,11 +9,13 @@ import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import type { ImageSet } from "../io/images.ts";
 import type { Progress } from "./progress.ts";
+import type { TriggerPattern } from "./trigger.ts";
 import { describeShots } from "./data.ts";
 import { fitContext } from "./prompts.ts";
 import {
   ANOMALY_THRESHOLD,
   searchTargets,
+  strongestSearch,
   TARGET_SEARCH_DEFAULTS,
   type TargetSearch,
   type TargetSearchSettings,
@@ -31,42 +33,66 @@ export interface ScanReport {
   score: number;
   /** The anomaly index the verdict was judged against. */
   threshold: number;
-  /** Each class's evidence: level, whether it crossed, anomaly index, share at each bound. */
-  classes: {
-    name: string;
-    /** Rungs of the bound ladder (log2 of ε / first bound) at which the class is reached. */
-    level: number;
-    crossed: boolean;
-    anomaly: number;
-    shares: number[];
-  }[];
+  /** The trigger shape whose evidence the verdict rests on (the one that stood out most). */
+  pattern: TriggerPattern;
+  /** Each class's evidence under that shape. */
+  classes: ClassEvidence[];
+  /** Every shape searched: its cheapest class, score and per-class evidence. */
+  probes: { pattern: TriggerPattern; cheapest: string; score: number; classes: ClassEvidence[] }[];
   /** The L∞ bounds of the ladder, in [0, 1] pixel units. */
   bounds: number[];
   /** Wall-clock time of the search. */
   seconds: number;
 }
 
+/** One class's evidence under one trigger shape. */
+export interface ClassEvidence {
+  /** The class name. */
+  name: string;
+  /** Rungs of the bound ladder (log2 of ε / first bound) at which the class is reached. */
+  level: number;
+  /** False when it was never reached (the level is a lower bound). */
+  crossed: boolean;
+  /** Its anomaly index. */
+  anomaly: number;
+  /** Share of the other classes' images sent to it at each bound tried. */
+  shares: number[];
+}
+
+function classEvidence(s: TargetSearch, classNames: readonly string[]): ClassEvidence[] {
+  return s.costs.map((c, k) => ({
+    name: classNames[k],
+    level: c.level,
+    crossed: c.crossed,
+    anomaly: s.anomaly[k],
+    shares: c.shares,
+  }));
+}
+
+/** The report of the searches (`searches[0]`'s first if none stands out more). */
 export function scanReport(
-  s: TargetSearch,
+  searches: readonly TargetSearch[],
   v: TargetVerdict,
   classNames: readonly string[],
   settings: TargetSearchSettings,
   threshold: number,
 ): ScanReport {
+  const s = strongestSearch(searches);
   return {
     verdict: v.verdict,
     target: v.target === null ? null : classNames[v.target],
     score: v.score,
     threshold,
-    classes: s.costs.map((c, k) => ({
-      name: classNames[k],
-      level: c.level,
-      crossed: c.crossed,
-      anomaly: s.anomaly[k],
-      shares: c.shares,
+    pattern: s.pattern,
+    classes: classEvidence(s, classNames),
+    probes: searches.map((p) => ({
+      pattern: p.pattern,
+      cheapest: classNames[p.cheapest],
+      score: p.anomaly[p.cheapest],
+      classes: classEvidence(p, classNames),
     })),
     bounds: settings.bounds,
-    seconds: s.seconds,
+    seconds: searches.reduce((a, p) => a + p.seconds, 0),
   };
 }
 
@@ -80,12 +106,20 @@ export function evidenceLines(r: ScanReport): string[] {
     return `  ${c.name.padEnd(14)} reached at ε ≈ ${c.crossed ? "" : "> "}${eps.toFixed(1)}/255` +
       `  anomaly ${c.anomaly.toFixed(2)}`;
   });
+  const shapes = r.probes.length > 1
+    ? [
+      `  (${r.pattern} triggers; ` +
+      r.probes.map((p) => `${p.pattern}: cheapest "${p.cheapest}" at ${p.score.toFixed(2)}`)
+        .join(", ") +
+      ")",
+    ]
+    : [];
   const verdict = r.verdict === "backdoored"
     ? `backdoored: "${r.target}" needs far less than the other classes (anomaly ` +
       `${r.score.toFixed(2)} ≥ ${r.threshold})`
     : `no evidence of a backdoor: no class stands out (highest anomaly ${r.score.toFixed(2)} < ` +
       `${r.threshold})`;
-  return [...lines, verdict];
+  return [...lines, ...shapes, verdict];
 }
 
 /** What {@link scanModel} takes. */
@@ -118,8 +152,10 @@ export interface ScanResult {
   score: number;
   /** The per-class evidence, as report.json holds it. */
   report: ScanReport;
-  /** Every class's inverted trigger (the per-class evidence as pictures). */
+  /** The search the verdict rests on: every class's inverted trigger (the evidence as pictures). */
   search: TargetSearch;
+  /** Every shape's search, in the order of `settings.patterns`. */
+  searches: TargetSearch[];
 }
 
 /** Scans a CLIP for a backdoor from a few clean labelled images per class. */
@@ -149,16 +185,18 @@ export async function scanWithText(
 ): Promise<ScanResult> {
   const settings = { ...TARGET_SEARCH_DEFAULTS, ...o.settings };
   const threshold = o.threshold ?? ANOMALY_THRESHOLD;
-  const search = await searchTargets(
-    clip,
-    train.set,
-    train.labels,
-    classText,
-    settings,
-    o.seed ?? 1,
-    { progress: o.progress },
-  );
+  if (settings.patterns.length === 0) throw new Error("scan: no trigger pattern to search");
+  const searches: TargetSearch[] = [];
+  for (const pattern of settings.patterns) {
+    searches.push(
+      await searchTargets(clip, train.set, train.labels, classText, settings, o.seed ?? 1, {
+        progress: o.progress,
+        pattern,
+      }),
+    );
+  }
+  const search = strongestSearch(searches);
   const v = targetVerdict(search, threshold);
-  const report = scanReport(search, v, classNames, settings, threshold);
-  return { verdict: v.verdict, target: report.target, score: v.score, report, search };
+  const report = scanReport(searches, v, classNames, settings, threshold);
+  return { verdict: v.verdict, target: report.target, score: v.score, report, search, searches };
 }

@@ -49,6 +49,11 @@ export interface TriggerSettings {
   batch: number;
   /** Weight of mean(m) for the mask trigger. */
   maskL1: number;
+  /**
+   * The additive trigger's shape (default "full"); stage 1 takes the shape whose per-class
+   * search singled its suspect out.
+   */
+  pattern?: TriggerPattern;
 }
 
 /** Stage 1's defaults for the additive trigger (purify.ts starts from these and PURIFY_TRIGGER). */
@@ -83,6 +88,46 @@ export const MASK_TRIGGER_DEFAULTS: TriggerSettings = {
 /** The defaults of a trigger kind. */
 export function triggerDefaults(kind: TriggerSettings["kind"]): TriggerSettings {
   return kind === "mask" ? MASK_TRIGGER_DEFAULTS : TRIGGER_DEFAULTS;
+}
+
+/**
+ * The shape of an additive trigger: "full" (any δ, 3 × R × R values); "columns" (one value per
+ * column, the same down every row and in every channel: SIG's stripes and other 1-D patterns,
+ * which a full δ does not single out because a generic perturbation of any class is cheaper
+ * than them in L∞); "rows" (one value per row).
+ */
+export type TriggerPattern = "full" | "columns" | "rows";
+
+/** The trigger shapes there are. */
+export const TRIGGER_PATTERNS: readonly TriggerPattern[] = ["full", "columns", "rows"];
+
+/** "full,columns" from a command line as shapes; an unknown or repeated one is an Error. */
+export function parsePatterns(flag: string, v: string): TriggerPattern[] {
+  const out = v.split(",").map((x) => x.trim());
+  for (const x of out) {
+    if (!(TRIGGER_PATTERNS as readonly string[]).includes(x)) {
+      throw new Error(`--${flag} ${v}: expected a list of ${TRIGGER_PATTERNS.join(", ")}`);
+    }
+  }
+  if (new Set(out).size !== out.length) throw new Error(`--${flag} ${v}: a shape is repeated`);
+  return out as TriggerPattern[];
+}
+
+/** Values a trigger of `pattern` has at resolution R, and its shape as a broadcastable tensor. */
+export function patternShape(pattern: TriggerPattern, R: number): number[] {
+  return pattern === "full" ? [3, R, R] : pattern === "columns" ? [1, 1, R] : [1, R, 1];
+}
+
+/** A pattern's values spread to a full 3 × R × R δ. */
+export function expandPattern(pattern: TriggerPattern, v: Float32Array, R: number): Float32Array {
+  if (pattern === "full") return v;
+  const out = new Float32Array(3 * R * R);
+  for (let ch = 0; ch < 3; ch++) {
+    for (let i = 0; i < R; i++) {
+      for (let j = 0; j < R; j++) out[(ch * R + i) * R + j] = pattern === "columns" ? v[j] : v[i];
+    }
+  }
+  return out;
 }
 
 /** A trigger on the host, ready to apply to [0, 1] images or to save. */
@@ -232,9 +277,12 @@ async function invertOnce(
   const rand = mulberry32(seed);
   const eps = settings.epsilon;
   const init = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
+  const pattern = settings.pattern ?? "full", pshape = patternShape(pattern, R);
   const params: Tensor[] = settings.kind === "additive"
     ? [
-      Tensor.from(init(3 * R * R, () => (2 * rand() - 1) * eps), [3, R, R], { requiresGrad: true }),
+      Tensor.from(init(pshape.reduce((a, b) => a * b, 1), () => (2 * rand() - 1) * eps), pshape, {
+        requiresGrad: true,
+      }),
     ]
     : [
       Tensor.from(init(R * R, () => -3 + 0.1 * (2 * rand() - 1)), [1, R, R], {
@@ -297,7 +345,12 @@ async function invertOnce(
     reader.dispose();
   }
   const host: HostTrigger = settings.kind === "additive"
-    ? { kind: "additive", size: R, epsilon: eps, delta: (await readTensors(params))[0] }
+    ? {
+      kind: "additive",
+      size: R,
+      epsilon: eps,
+      delta: expandPattern(pattern, (await readTensors(params))[0], R),
+    }
     : await (async () => {
       const [m, p] = await readTensors(noGrad(() => [sigmoid(params[0]), sigmoid(params[1])]));
       return { kind: "mask" as const, size: R, mask: m, pattern: p };
