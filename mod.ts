@@ -261,6 +261,7 @@ export {
   type ClassCost,
   MAD_FLOORS,
   searchTargets,
+  inversionPattern,
   strongestSearch,
   TARGET_SEARCH_DEFAULTS,
   type TargetSearch,

@@ -19,6 +19,7 @@ import { specAttack } from "../src/lab/spec_attack.ts";
 import {
   anomalyIndex,
   crossingLevel,
+  inversionPattern,
   searchTargets,
   strongestSearch,
   TARGET_SEARCH_DEFAULTS,
@@ -266,6 +267,11 @@ Deno.test("stage 1 finds SIG's target as a columns pattern where a full δ does 
   const flat = { ...s, pattern: "full" as const, anomaly: s.anomaly.map(() => 0.5) };
   assert.equal(strongestSearch([flat, s]).pattern, "columns");
   assert.equal(strongestSearch([flat, { ...flat, pattern: "rows" as const }]).pattern, "full");
+  // The trigger is inverted as a columns pattern only where the full search points elsewhere.
+  const fullElsewhere = { ...flat, cheapest: (s.cheapest + 1) % s.costs.length };
+  assert.equal(inversionPattern([fullElsewhere, s], s), "columns");
+  assert.equal(inversionPattern([{ ...flat, cheapest: s.cheapest }, s], s), "full");
+  assert.equal(inversionPattern([s], s), "columns");
   text.dispose();
   fx.clip.dispose();
 });

@@ -26,7 +26,7 @@ import {
 import { predictClasses } from "../clip/pixels.ts";
 import { type EpochLosses, tunePrompts, type TuneSettings } from "./tune.ts";
 import { chooseRecipe, type RecipeChoice } from "./recipe.ts";
-import { TARGET_SEARCH_DEFAULTS, type TargetSearchSettings } from "./targets.ts";
+import { inversionPattern, TARGET_SEARCH_DEFAULTS, type TargetSearchSettings } from "./targets.ts";
 import { evidenceLines, type ScanReport, scanWithText } from "./scan.ts";
 import {
   dataFingerprint,
@@ -303,9 +303,9 @@ async function runStage1(
     for (const line of evidenceLines(scan)) say(`stage 1: ${line}`);
     aim = r.search.cheapest;
     searchSeconds = scan.seconds;
-    // The trigger takes the shape under which the suspect stood out (SIG's stripes are found
-    // as a columns pattern; a full δ toward the same class takes a generic route of its own).
-    if (trigger.kind === "additive") trigger = { ...trigger, pattern: r.search.pattern };
+    if (trigger.kind === "additive") {
+      trigger = { ...trigger, pattern: inversionPattern(r.searches, r.search) };
+    }
     if (r.verdict !== "backdoored") {
       say(
         `stage 1: the evidence is weak; stage 2 still tunes against the cheapest class, ` +

@@ -143,6 +143,22 @@ export const MAD_FLOORS: Record<TriggerPattern, number> = {
 };
 
 /**
+ * The shape stage 1 inverts its trigger in, once `decided` named the suspect: any δ ("full")
+ * when the full search's cheapest class is that suspect too (it can express every trigger,
+ * stripes included, and it is what stage 1 used before there were shapes); else the deciding
+ * shape. SIG's stripes are found as a columns pattern while the full search points elsewhere;
+ * there a full δ aimed at the suspect takes a generic route of its own, and prompts tuned
+ * against it leave the backdoor in place (docs/method.md, "SIG").
+ */
+export function inversionPattern(
+  searches: readonly TargetSearch[],
+  decided: TargetSearch,
+): TriggerPattern {
+  const full = searches.find((s) => s.pattern === "full");
+  return full && full.cheapest === decided.cheapest ? "full" : decided.pattern;
+}
+
+/**
  * The search whose cheapest class stands out most (the first on a tie, so "full" wins a tie):
  * each shape is a test of its own, and a backdoor needs to stand out in one of them.
  */
