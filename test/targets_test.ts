@@ -28,7 +28,9 @@ import {
 import {
   expandPattern,
   invertTrigger,
+  ladderShare,
   patternShape,
+  RESTRICTED_MIN_SHARE,
   TRIGGER_DEFAULTS,
 } from "../src/cbpt/trigger.ts";
 import { fixturesDir, loadFixture } from "../src/lab/demo.ts";
@@ -272,6 +274,9 @@ Deno.test("stage 1 finds SIG's target as a columns pattern where a full δ does 
   assert.equal(inversionPattern([fullElsewhere, s], s), "columns");
   assert.equal(inversionPattern([{ ...flat, cheapest: s.cheapest }, s], s), "full");
   assert.equal(inversionPattern([s], s), "columns");
+  // A columns trigger climbs until the suspect's share saturates; a full one stops at minShare.
+  assert.equal(ladderShare({ ...TRIGGER_DEFAULTS, pattern: "columns" }), RESTRICTED_MIN_SHARE);
+  assert.equal(ladderShare(TRIGGER_DEFAULTS), TRIGGER_DEFAULTS.minShare);
   text.dispose();
   fx.clip.dispose();
 });

@@ -20,6 +20,7 @@ import {
   type HostTrigger,
   invertTrigger,
   knownTriggerResult,
+  ladderShare,
   type TriggerAttempt,
   type TriggerSettings,
 } from "./trigger.ts";
@@ -280,14 +281,14 @@ async function runStage1(
 ): Promise<Stage1Outcome> {
   const { clip, classNames } = o;
   if (o.knownTrigger) return await knownTriggerResult(clip, o.knownTrigger, o.train.set, text0);
+  let trigger = o.trigger;
   const climbMessage = (a: TriggerAttempt, next: number) =>
     say(
       `stage 1: at ε ${formatEpsilon(a.epsilon)} "${classNames[a.suspectedTarget]}" takes ` +
         `${(100 * a.targetShare).toFixed(1)} % of the triggered images ` +
-        `(< ${100 * o.trigger.minShare} %): trying ε ${formatEpsilon(next)}`,
+        `(< ${100 * ladderShare(trigger)} %): trying ε ${formatEpsilon(next)}`,
     );
   let scan: ScanReport | undefined, aim: number | undefined, searchSeconds = 0;
-  let trigger = o.trigger;
   if ((o.search ?? "per-class") === "per-class") {
     say(
       `stage 1: how little each of the ${classNames.length} classes needs (a targeted ` +

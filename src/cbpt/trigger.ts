@@ -194,6 +194,23 @@ export function formatEpsilon(e: number): string {
 }
 
 /**
+ * The share that ends the ladder. A restricted shape (one value per column or row) climbs until the
+ * share saturates (RESTRICTED_MIN_SHARE): it has R values, not 3R², so a larger bound does not
+ * open the generic routes that make a full δ stop at the first bound reaching `minShare`; what
+ * bounds it is the backdoor's own amplitude, and prompts tuned against a trigger weaker than the
+ * attacker's leave part of the backdoor (the lab's SIG, seed 3: 90.6 % at 32/255 ended the ladder
+ * and stage 2 left ASR at 27.8 %; at 64/255, where seeds 1 and 2 stopped with 98.8 and 100 %, it
+ * left 5.7 and 5.1 %).
+ */
+export function ladderShare(settings: TriggerSettings): number {
+  const restricted = settings.kind === "additive" && (settings.pattern ?? "full") !== "full";
+  return restricted ? Math.max(settings.minShare, RESTRICTED_MIN_SHARE) : settings.minShare;
+}
+
+/** The share a restricted shape's ladder climbs to (see ladderShare). */
+export const RESTRICTED_MIN_SHARE = 0.98;
+
+/**
  * Stage 1. The additive trigger climbs `epsilonLadder` until one class takes `minShare` of the
  * triggered few-shot images; if no bound gets there, the one with the largest share is kept.
  */
@@ -249,7 +266,7 @@ export async function invertTrigger(
         seconds: r.seconds,
       });
       if (!best || r.targetShare > best.targetShare) best = r;
-      if (r.targetShare >= settings.minShare) break;
+      if (r.targetShare >= ladderShare(settings)) break;
       if (k + 1 < bounds.length) onClimb?.(attempts[k], bounds[k + 1]);
     }
   } finally {

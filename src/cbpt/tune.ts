@@ -6,9 +6,17 @@
 // written at the end of an epoch, at most every 10 s and always at the last one; batch order and
 // view choice depend only on (seed, epoch), so a resumed run gives the same prompts as an
 // uninterrupted one.
+//
+// Many classes (ImageNet's 1,000): the text tower's activations for every class at once would
+// not fit, so a step runs it in class chunks with exact gradients. (1) Features of all classes
+// without the tape, a chunk at a time; (2) the loss on them as a leaf F, whose backward gives
+// G = dL/dF; (3) each chunk again with the tape, its backward seeded with its rows of G, which
+// adds that chunk's share of dL/dctx (the chain rule through F, one chunk's rows at a time).
+// Memory is one chunk's activations plus the [C, E] features and the [batch, C] logits; the
+// cost is one more forward pass of the tower a step. Few classes take one pass, as before.
 
 import { fileExists } from "../io/files.ts";
-import { add, concat, gatherRows, mul } from "../autograd/ops/index.ts";
+import { add, concat, gatherRows, mul, slice } from "../autograd/ops/index.ts";
 import { Adam, cosineSchedule, SGD } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
@@ -21,7 +29,14 @@ import { mulberry32, shuffleInPlace } from "../io/rng.ts";
 import { anchorLoss, classificationLoss, consistencyLoss, marginLoss } from "./losses.ts";
 import { type Progress, progressLine } from "./progress.ts";
 import { BatchedScalars } from "./readback.ts";
-import { promptFeatures, type PromptTokens } from "./prompts.ts";
+import {
+  chunkContext,
+  classChunkSize,
+  type PromptChunk,
+  promptChunks,
+  promptFeatures,
+  type PromptTokens,
+} from "./prompts.ts";
 import { applyTrigger, type HostTrigger } from "./trigger.ts";
 
 /**
@@ -57,6 +72,11 @@ export interface TuneSettings {
   warmupEpochs: number;
   /** Augmented views cached per image (1 = no augmentation). */
   views: number;
+  /**
+   * Classes per text-tower chunk (see the header). 0 or absent: all classes in one pass while
+   * their activations fit prompts.ts's TEXT_CHUNK_BYTES, else as many a chunk as fit.
+   */
+  classChunk?: number;
 }
 
 /** CoOp's recipe (purify.ts uses PURIFY_TUNE over it: docs/method.md says why). */
@@ -179,10 +199,96 @@ export async function tunePrompts(
   io: TuneIO = {},
 ): Promise<TuneResult> {
   const t0 = performance.now();
+  const ck = await checkpointFor(clip, tokens, s, io); // a bad checkpoint fails before any work
+  const feats = await cacheFeatures(clip, set, trigger, s.views, seed, io.progress);
+  try {
+    return await tuneLoop(
+      clip,
+      tokens,
+      text0,
+      initCtx,
+      feats,
+      labels,
+      suspectedTarget,
+      s,
+      seed,
+      io,
+      {
+        ck,
+        t0,
+      },
+    );
+  } finally {
+    feats.clean.dispose();
+    feats.trig.dispose();
+  }
+}
+
+/** Cached image features for {@link tuneOnFeatures}: [views·N, E] each, normalised. */
+export interface CachedFeatures {
+  /** Clean images, view-major: row v·N + i is view v of image i (view 0 unaugmented). */
+  clean: Tensor;
+  /** The same views with the trigger applied. */
+  trig: Tensor;
+}
+
+/**
+ * Stage 2 from image features already cached (tunePrompts without its image tower pass; what
+ * bench/scale.ts times on synthetic features). `feats` hold s.views views of labels.length
+ * images; they stay the caller's.
+ */
+export async function tuneOnFeatures(
+  clip: Clip,
+  tokens: PromptTokens,
+  text0: Tensor,
+  initCtx: Float32Array,
+  feats: CachedFeatures,
+  labels: readonly number[],
+  suspectedTarget: number,
+  s: TuneSettings,
+  seed: number,
+  io: TuneIO = {},
+): Promise<TuneResult> {
+  const t0 = performance.now();
+  const N = labels.length;
+  for (const t of [feats.clean, feats.trig]) {
+    if (t.rank !== 2 || t.shape[0] !== s.views * N) {
+      throw new Error(`tuneOnFeatures: features ${t} are not ${s.views} views of ${N} images`);
+    }
+  }
+  const ck = await checkpointFor(clip, tokens, s, io);
+  return tuneLoop(clip, tokens, text0, initCtx, feats, labels, suspectedTarget, s, seed, io, {
+    ck,
+    t0,
+  });
+}
+
+function checkpointFor(
+  clip: Clip,
+  tokens: PromptTokens,
+  s: TuneSettings,
+  io: TuneIO,
+): Promise<Checkpoint | null> {
   const C = tokens.shape[0], M = tokens.nCtx, Wt = clip.config.transformerWidth;
-  const ck = io.resume && io.checkpoint
-    ? await loadCheckpoint(io.checkpoint, [C, M, Wt], clip.fingerprint, s.optimizer)
-    : null;
+  return io.resume && io.checkpoint
+    ? loadCheckpoint(io.checkpoint, [C, M, Wt], clip.fingerprint, s.optimizer)
+    : Promise.resolve(null);
+}
+
+async function tuneLoop(
+  clip: Clip,
+  tokens: PromptTokens,
+  text0: Tensor,
+  initCtx: Float32Array,
+  feats: CachedFeatures,
+  labels: readonly number[],
+  suspectedTarget: number,
+  s: TuneSettings,
+  seed: number,
+  io: TuneIO,
+  { ck, t0 }: { ck: Checkpoint | null; t0: number },
+): Promise<TuneResult> {
+  const C = tokens.shape[0], M = tokens.nCtx, Wt = clip.config.transformerWidth;
   const param = Tensor.from(ck ? ck.ctx : initCtx, [C, M, Wt], { requiresGrad: true });
   const optimizer = s.optimizer === "adam"
     ? new Adam([param], { lr: s.lr, weightDecay: s.weightDecay })
@@ -190,9 +296,10 @@ export async function tunePrompts(
   if (ck?.state.length) optimizer.restoreState(param, ck.state, ck.steps);
   const done = ck?.epoch ?? 0;
   const history: EpochLosses[] = ck?.epochs ?? [];
-  const feats = await cacheFeatures(clip, set, trigger, s.views, seed, io.progress);
   const scale = Math.exp((await clip.param("logit_scale").toArray())[0]);
-  const N = set.n, B = Math.min(s.batch, N);
+  const K = classChunkSize(clip.config, tokens, s.classChunk ?? 0, rt().maxBinding);
+  const chunks: PromptChunk[] | null = K < C ? promptChunks(tokens, K) : null;
+  const N = labels.length, B = Math.min(s.batch, N);
   const stepsPerEpoch = Math.ceil(N / B);
   const totalSteps = s.epochs * stepsPerEpoch;
   const last = Math.min(s.epochs, done + (io.stopAfterEpochs ?? Infinity));
@@ -240,22 +347,27 @@ export async function tunePrompts(
         const step = (epoch - 1) * stepsPerEpoch + b;
         optimizer.lr = lrAt(s, step, stepsPerEpoch);
         const parts = tidy(() => {
-          const text = promptFeatures(clip, param, tokens);
           const ci = gatherRows(feats.clean, rows), ti = gatherRows(feats.trig, rows);
-          const lClean = classificationLoss(ci, text, y, scale);
-          const lBd = classificationLoss(ti, text, y, scale);
-          const l3 = s.third === "anchor"
-            ? anchorLoss(text, text0)
-            : s.third === "margin"
-            ? marginLoss(ti, text, y, suspectedTarget, s.margin)
-            : s.third === "kl"
-            ? consistencyLoss(ci, ti, text, scale)
-            : mul(lClean, 0);
-          const total = add(add(lClean, mul(lBd, s.lambdaBd)), mul(l3, s.lambda3));
-          total.backward();
+          const loss = (text: Tensor) => {
+            const lClean = classificationLoss(ci, text, y, scale);
+            const lBd = classificationLoss(ti, text, y, scale);
+            const l3 = s.third === "anchor"
+              ? anchorLoss(text, text0)
+              : s.third === "margin"
+              ? marginLoss(ti, text, y, suspectedTarget, s.margin)
+              : s.third === "kl"
+              ? consistencyLoss(ci, ti, text, scale)
+              : mul(lClean, 0);
+            const total = add(add(lClean, mul(lBd, s.lambdaBd)), mul(l3, s.lambda3));
+            total.backward();
+            return [lClean, lBd, l3, total];
+          };
+          const out = chunks
+            ? chunkedStep(clip, param, chunks, loss)
+            : loss(promptFeatures(clip, param, tokens));
           optimizer.step();
           optimizer.zeroGrad();
-          return [lClean, lBd, l3, total];
+          return out;
         });
         if (reader.push({ epoch, b, step }, parts)) await flush();
       }
@@ -280,8 +392,6 @@ export async function tunePrompts(
     reader.dispose();
   }
   const [ctxOut] = await readTensors([param]);
-  feats.clean.dispose();
-  feats.trig.dispose();
   param.dispose();
   optimizer.dispose();
   return {
@@ -290,6 +400,42 @@ export async function tunePrompts(
     seconds: (performance.now() - t0) / 1000,
     resumedFrom: done,
   };
+}
+
+/**
+ * One step's gradient through the text tower in class chunks (see the header): `loss` gets the
+ * features of every class as a leaf F, returns its scalars and has run their backward; each
+ * chunk is then recomputed with the tape and its backward seeded with its rows of dL/dF, so
+ * ctx.grad ends as the sum of the chunks' (disjoint) shares: the unchunked gradient.
+ */
+function chunkedStep(
+  clip: Clip,
+  ctx: Tensor,
+  chunks: readonly PromptChunk[],
+  loss: (text: Tensor) => Tensor[],
+): Tensor[] {
+  const parts = noGrad(() =>
+    chunks.map((ch) => tidy(() => promptFeatures(clip, chunkContext(ctx, ch), ch.tokens)))
+  );
+  const text = noGrad(() => concat(parts, 0));
+  for (const p of parts) p.dispose();
+  text.requiresGrad = true; // a leaf: the loss's backward stops at it
+  const scalars = loss(text);
+  const g = text.grad;
+  text.grad = null;
+  if (!g) throw new Error("prompt tuning: the loss does not depend on the class features");
+  try {
+    for (const ch of chunks) {
+      tidy(() => {
+        const f = promptFeatures(clip, chunkContext(ctx, ch), ch.tokens);
+        f.backward(noGrad(() => slice(g, 0, ch.start, ch.end)));
+      });
+    }
+  } finally {
+    g.dispose();
+  }
+  text.dispose();
+  return scalars;
 }
 
 interface Checkpoint {
