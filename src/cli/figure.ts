@@ -1,6 +1,8 @@
 // trigger.png as a figure a person can read: the inverted trigger, amplified to the full pixel
 // range with its scale written under it, then a few of the shots, clean and with the trigger,
-// each labelled with its class and where CLIP sends it before and after purification.
+// each labelled with its class and where CLIP sends it before and after purification. The
+// helpers (text escaping, an image inside an SVG, a trigger's scale in words, SVG to PNG) serve
+// the scan's figure too (scan_figure.ts).
 
 import type { TriggerExamples } from "../cbpt/run.ts";
 import { formatEpsilon, type HostTrigger, triggerPicture } from "../cbpt/trigger.ts";
@@ -10,17 +12,32 @@ import { pngBytes } from "../io/png.ts";
 const TILE = 112, GAP = 14, LABEL = 54, TOP = 46;
 
 /** XML-safe text. */
-const esc = (s: string) =>
+export const esc = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-async function tile(chw: Float32Array, size: number, x: number, y: number): Promise<string> {
+/** A CHW [0, 1] image of side `size` drawn at (x, y) as a `side` × `side` pixelated square. */
+export async function imageTag(
+  chw: Float32Array,
+  size: number,
+  x: number,
+  y: number,
+  side = TILE,
+): Promise<string> {
   const b64 = btoa(String.fromCharCode(...await pngBytes(chw, size)));
-  return `<image x="${x}" y="${y}" width="${TILE}" height="${TILE}" ` +
+  return `<image x="${x}" y="${y}" width="${side}" height="${side}" ` +
     `style="image-rendering:pixelated" href="data:image/png;base64,${b64}"/>`;
 }
 
+const tile = (chw: Float32Array, size: number, x: number, y: number) => imageTag(chw, size, x, y);
+
+/** An SVG rendered to PNG bytes (sharp, librsvg). */
+export async function svgToPng(svg: string): Promise<Uint8Array> {
+  const { sharp } = await import("../io/sharp.ts");
+  return new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer());
+}
+
 /** How the trigger picture is scaled, in words (two short lines). */
-function scaleNote(t: HostTrigger): string[] {
+export function scaleNote(t: HostTrigger): string[] {
   return t.kind === "additive"
     ? [`trigger × ${(0.5 / t.epsilon).toFixed(1)} + ½`, `(ε ${formatEpsilon(t.epsilon)})`]
     : ["trigger: pattern", "× mask"];

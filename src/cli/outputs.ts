@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { CbptResult } from "../cbpt/run.ts";
 import { lossPlotSvg } from "../cbpt/plot.ts";
 import { writeAtomic } from "../io/files.ts";
-import { triggerFigureSvg } from "./figure.ts";
+import { svgToPng, triggerFigureSvg } from "./figure.ts";
 
 /** The files writeCbptOutputs writes, in order. */
 export const CBPT_FILES = [
@@ -34,12 +34,6 @@ export async function prepareOutDir(outDir: string): Promise<void> {
       `--out ${outDir}: cannot write there (${e instanceof Error ? e.message : String(e)})`,
     );
   }
-}
-
-/** An SVG rendered to PNG bytes (sharp, librsvg). */
-async function svgToPng(svg: string): Promise<Uint8Array> {
-  const { sharp } = await import("../io/sharp.ts");
-  return new Uint8Array(await sharp(new TextEncoder().encode(svg)).png().toBuffer());
 }
 
 /**

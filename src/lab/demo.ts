@@ -1,7 +1,7 @@
 // The embedded demo: CBPT on one of the backdoor lab's fixtures (DEMO_FIXTURE: a small CLIP
 // trained on Fashion-MNIST and then poisoned; see fixtures/README.md), its few-shot clean set
 // and held-out test set, with shortened stage settings so that it runs in a few minutes on a
-// software adapter. `deno compile --include fixtures` embeds the files.
+// software adapter. `deno task compile` embeds the lab's backdoored fixtures and fixtures/data.
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

