@@ -29,7 +29,9 @@ export function zeroShotClassifier(
       const parts: Tensor[] = [];
       for (let i = 0; i < prompts.length; i += batch) {
         const toks = trimTokens(tokenizer.tokenize(prompts.slice(i, i + batch), ctx));
-        parts.push(l2Normalize(clip.encodeText(toks)));
+        // Each batch's activations are freed before the next (1,000 classes × 80 templates
+        // would otherwise hold every batch's at once).
+        parts.push(tidy(() => l2Normalize(clip.encodeText(toks))));
       }
       const all = parts.length === 1 ? parts[0] : concat(parts, 0);
       const E = all.shape[1];
