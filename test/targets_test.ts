@@ -290,7 +290,17 @@ Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward snea
     ]]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${root}scripts/scan.ts`, "--fixture", fixture!, "--json"],
+      // Both shapes on the clean model (no false alarm in either); BadNet's verdict rests on the
+      // full shape, so its run skips the columns search (a minute of CI).
+      args: [
+        "run",
+        "-A",
+        `${root}scripts/scan.ts`,
+        "--fixture",
+        fixture!,
+        "--json",
+        ...(fixture === "badnet" ? ["--patterns", "full"] : []),
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
