@@ -51,11 +51,8 @@ import { parseFlags } from "../../src/cli/common.ts";
 import {
   add,
   clamp,
-  crossEntropy,
-  gatherRows,
   loadClip,
   matmul,
-  mul,
   noGrad,
   readTensors,
   runWithGpu,
@@ -69,13 +66,13 @@ import type { Clip } from "../../src/clip/model.ts";
 import type { ClipArchName } from "../../src/clip/config.ts";
 import { loadClipWeights } from "../../src/clip/checkpoint.ts";
 import { makeRandomClip } from "../../src/clip/random.ts";
-import { encodePixels, imageFeatures } from "../../src/clip/pixels.ts";
+import { imageFeatures } from "../../src/clip/pixels.ts";
 import { ONE_TEMPLATE } from "../../src/clip/templates.ts";
 import { zeroShotClassifier } from "../../src/clip/zeroshot.ts";
 import { type TensorSpec, writeSafetensors } from "../../src/io/safetensors.ts";
 import { subset } from "../../src/io/images.ts";
 import { mulberry32, shuffleInPlace } from "../../src/io/rng.ts";
-import { triggerInfoNce } from "../../src/cbpt/losses.ts";
+import { inversionLoss } from "../../src/cbpt/trigger.ts";
 import {
   initialContext,
   promptFeatures,
@@ -275,10 +272,10 @@ const stage1: Workload = {
   quick: true,
   minCalls: READ_EVERY, // invertOnce reads the losses back once every READ_EVERY steps
   antidote: (g) => {
-    // The step of src/cbpt/trigger.ts invertOnce (not exported), additive trigger aimed at the
-    // target as purify's per-class search makes it: clamp(x + δ, 0, 1) of B few shots, unit
-    // features, triggerInfoNce + cross-entropy to the target, backward to δ, Adam, L∞ projection;
-    // losses read back every READ_EVERY steps and at the end of a call.
+    // invertOnce's step (src/cbpt/trigger.ts), additive trigger aimed at the target as purify's
+    // per-class search makes it: clamp(x + δ, 0, 1) of B few shots, its inversionLoss (InfoNCE +
+    // cross-entropy to the target), backward to δ, Adam, L∞ projection; losses read back every
+    // READ_EVERY steps and at the end of a call.
     const { clip, fx } = g as Required<Group>;
     const set = fx.train.set, labels = fx.train.labels, R = set.size;
     const classText = g.tensors.get("text0")!;
@@ -310,17 +307,16 @@ const stage1: Workload = {
           const batch = subset(set, idx);
           const loss = tidy(() => {
             const x = Tensor.from(batch.pixels, [B, 3, R, R]);
-            const trig = encodePixels(clip, clamp(add(x, delta), 0, 1));
-            const cleanRows = noGrad(() => gatherRows(clean, idx));
-            let l = triggerInfoNce(
-              trig,
-              cleanRows,
+            const l = inversionLoss(
+              clip,
+              clamp(add(x, delta), 0, 1),
+              clean,
+              idx,
+              labels,
               classText,
-              idx.map((i) => labels[i]),
               STAGE1.tau,
+              { target: aim, scale },
             );
-            const logits = mul(matmul(trig, classText, { transB: true }), scale);
-            l = add(l, crossEntropy(logits, Array(B).fill(aim)));
             l.backward();
             opt.step();
             opt.zeroGrad();

@@ -342,14 +342,18 @@ async function invertOnce(
       const batch = subset(set, idx);
       const loss = tidy(() => {
         const x = Tensor.from(batch.pixels, [B, 3, R, R]);
-        const trig = encodePixels(clip, applyGpu(x));
-        const cleanRows = noGrad(() => gatherRows(clean, idx));
-        let l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), settings.tau);
+        const aimed = aim === undefined ? undefined : { target: aim, scale };
+        let l = inversionLoss(
+          clip,
+          applyGpu(x),
+          clean,
+          idx,
+          labels,
+          classText,
+          settings.tau,
+          aimed,
+        );
         if (settings.kind === "mask") l = add(l, mul(mean(sigmoid(params[0])), settings.maskL1));
-        if (aim !== undefined) {
-          const logits = mul(matmul(trig, classText, { transB: true }), scale);
-          l = add(l, crossEntropy(logits, Array(B).fill(aim)));
-        }
         l.backward();
         opt.step();
         opt.zeroGrad();
@@ -383,6 +387,30 @@ async function invertOnce(
     losses,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/**
+ * Stage 1's loss on one batch: InfoNCE over the triggered images' features (`triggered`: their
+ * [0, 1] pixels with the trigger applied, on the tape) against the batch's clean features (rows
+ * `idx` of `clean`), plus, when `aimed`, the zero-shot cross-entropy toward the suspect.
+ * bench/vs-torch times this step.
+ */
+export function inversionLoss(
+  clip: Clip,
+  triggered: Tensor,
+  clean: Tensor,
+  idx: readonly number[],
+  labels: readonly number[],
+  classText: Tensor,
+  tau: number,
+  aimed?: { target: number; scale: number },
+): Tensor {
+  const trig = encodePixels(clip, triggered);
+  const cleanRows = noGrad(() => gatherRows(clean, [...idx]));
+  const l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), tau);
+  if (!aimed) return l;
+  const logits = mul(matmul(trig, classText, { transB: true }), aimed.scale);
+  return add(l, crossEntropy(logits, Array(idx.length).fill(aimed.target)));
 }
 
 /** Share of the set's images that the trigger sends to each class (zero-shot over classText). */
