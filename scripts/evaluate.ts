@@ -7,6 +7,8 @@
 //   deno run -A scripts/evaluate.ts [--attack badnet,sig] [--defence cbpt,none] [--seeds 3]
 //     [--fixtures fixtures] [--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N]
 //     [--views N]   (stage settings default to the demo's, src/lab/demo.ts)
+//     [--add-seeds] (a cell already in results.json with fewer seeds and the same settings
+//                    keeps its seeds and runs only the missing ones up to --seeds)
 
 import { parseFlags, stderrProgress } from "../src/cli/common.ts";
 import { join } from "node:path";
@@ -22,7 +24,7 @@ import { runWithGpu } from "../mod.ts";
 
 const USAGE = "usage: evaluate.ts [--attack a,b] [--defence d,e] [--seeds 3] [--fixtures DIR] " +
   "[--out docs] [--epochs N] [--trigger-steps N] [--trigger-batch N] [--views N] " +
-  "[--finetune-epochs N] [--tables-only]";
+  "[--finetune-epochs N] [--tables-only] [--add-seeds]";
 
 function list<T extends string>(flag: string, v: string | undefined, all: readonly T[]): T[] {
   if (!v) return [...all];
@@ -63,6 +65,7 @@ const { values } = parseFlags({
     "trigger-batch": { type: "string" },
     "finetune-epochs": { type: "string" },
     "tables-only": { type: "boolean" },
+    "add-seeds": { type: "boolean" },
     views: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -158,7 +161,34 @@ await runWithGpu(async () => {
         let seconds = 0;
         // Zero-shot CLIP has no randomness: one run stands for every seed.
         const runs = defence === "none" ? 1 : seeds;
-        for (let seed = 1; seed <= runs; seed++) {
+        const stage = { trigger_steps: trigger.steps, trigger_batch: trigger.batch };
+        const settings: ResultRow["settings"] = defence === "cbpt"
+          ? { ...stage, ...tune }
+          : defence === "coop"
+          ? { ...tune, lambdaBd: 0, lambda3: 0, third: "none" }
+          : defence === "finetune"
+          ? { epochs: finetuneEpochs, batch: 32 }
+          : {};
+        let first = 1;
+        const had = rows.find((r) => r.attack === attack && r.defence === defence);
+        if (values["add-seeds"] && had) {
+          // Seeds already measured with these very settings are kept; only the rest run.
+          const canon = (x: object) => JSON.stringify(Object.entries(x).sort());
+          if (canon(had.settings) !== canon(settings)) {
+            throw new Error(
+              `--add-seeds: ${attack} / ${defence} in ${resultsPath} was measured with other ` +
+                `settings; run it again without --add-seeds`,
+            );
+          }
+          cas.push(...had.ca.slice(0, runs));
+          asrs.push(...had.asr.slice(0, runs));
+          seconds = had.seconds * (cas.length / had.seeds);
+          first = cas.length + 1;
+          console.error(
+            `== ${attack} / ${defence}: seeds 1-${cas.length} kept from ${resultsPath}`,
+          );
+        }
+        for (let seed = first; seed <= runs; seed++) {
           console.error(`== ${attack} / ${defence} / seed ${seed}`);
           const r = await runDefence(defence, {
             clip: fx.clip,
@@ -184,12 +214,11 @@ await runWithGpu(async () => {
               `${r.seconds.toFixed(1)} s`,
           );
         }
-        const stage = { trigger_steps: trigger.steps, trigger_batch: trigger.batch };
         const row: ResultRow = {
           attack,
           defence,
           target: fx.record.target,
-          seeds: runs,
+          seeds: cas.length,
           ca_mean: meanOf(cas),
           ca_std: stdOf(cas),
           asr_mean: meanOf(asrs),
@@ -197,13 +226,7 @@ await runWithGpu(async () => {
           ca: cas,
           asr: asrs,
           seconds,
-          settings: defence === "cbpt"
-            ? { ...stage, ...tune }
-            : defence === "coop"
-            ? { ...tune, lambdaBd: 0, lambda3: 0, third: "none" }
-            : defence === "finetune"
-            ? { epochs: finetuneEpochs, batch: 32 }
-            : {},
+          settings,
         };
         console.log(JSON.stringify(row));
         rows = rows.filter((r) => !(r.attack === attack && r.defence === defence));

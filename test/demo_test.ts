@@ -188,6 +188,30 @@ Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
     }
     assert.match(await Deno.readTextFile(join(dir, "docs", "results.md")), /\| sig +\|/);
     assert.ok((await Deno.stat(join(dir, "docs", "results.png"))).size > 0);
+    // --add-seeds keeps a cell's measured seeds (none's one seed: nothing runs again) ...
+    const evalArgs = [
+      "scripts/evaluate.ts",
+      "--fixtures",
+      dir,
+      "--attack",
+      "sig",
+      "--defence",
+      "none",
+      "--out",
+      join(dir, "docs"),
+      "--add-seeds",
+    ];
+    const again = await run(evalArgs);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /sig \/ none: seeds 1-1 kept/);
+    assert.doesNotMatch(again.stderr, /== sig \/ none \/ seed 1/);
+    const path = join(dir, "docs", "results.json");
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(path))[0].ca, rows[0].ca);
+    // ... and refuses a cell measured with other settings.
+    await Deno.writeTextFile(path, JSON.stringify([{ ...rows[0], settings: { epochs: 1 } }]));
+    const other = await run(evalArgs);
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /--add-seeds: sig \/ none in .* was measured with other settings/);
     const bad = await run(["scripts/evaluate.ts", "--attack", "nope"]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--attack nope: expected one of badnet/);
