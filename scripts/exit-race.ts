@@ -2,7 +2,7 @@
 // did not exit cleanly (issue 14, defect 11: glibc aborting in libglvnd's exit-time destructors).
 // usage: deno run -A scripts/exit-race.ts [--runs 50] [--jobs 2] [--release] [--no-guard] [FILE ...]
 // Default FILE: test/exit_race_case.ts. Prints one line per bad run and "N runs, K bad".
-import { parseFlags } from "../src/cli/common.ts";
+import { parseFlags, wholeFlag } from "../src/cli/common.ts";
 
 const USAGE = "usage: exit-race.ts [--runs 50] [--jobs 2] [--release] [--no-guard] [FILE ...]\n" +
   "  runs `deno test -A FILE...` with DENO_WEBGPU_BACKEND=gl --runs times, --jobs at once;\n" +
@@ -12,8 +12,8 @@ const { values, positionals } = parseFlags({
   args: Deno.args,
   allowPositionals: true,
   options: {
-    runs: { type: "string", default: "50" },
-    jobs: { type: "string", default: "2" },
+    runs: { type: "string" },
+    jobs: { type: "string" },
     release: { type: "boolean" },
     "no-guard": { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -23,15 +23,8 @@ if (values.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-const count = (flag: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 100_000) {
-    console.error(`error: --${flag} ${v}: expected an integer from 1 to 100000`);
-    Deno.exit(2);
-  }
-  return n;
-};
-const runs = count("runs", values.runs!), jobs = count("jobs", values.jobs!);
+const runs = wholeFlag("runs", values.runs, 50, 1, 100_000);
+const jobs = wholeFlag("jobs", values.jobs, 2, 1, 64);
 const files = positionals.length ? positionals : ["test/exit_race_case.ts"];
 
 /** One child `deno test`: its exit code, and whether its summary said every test passed. */

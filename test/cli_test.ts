@@ -35,6 +35,7 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
     ],
     ["scan-zoo.ts", ["--seed", "1.5"], /--seed 1\.5: expected a whole number/],
     ["purify.ts", ["--checkpoint-every=-1"], /--checkpoint-every -1: expected/],
+    ["exit-race.ts", ["--runs", "0"], /--runs 0: expected a whole number/],
     ...[
       "make-random-clip.ts",
       "backdoor.ts",
@@ -46,6 +47,7 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
       "evaluate.ts",
       "head-bound.ts",
       "compile-size.ts",
+      "exit-race.ts",
     ].map((s): [string, string[], RegExp] => [s, ["--frob"], /--frob/]),
   ];
   for (const [script, args, flag] of cases) {
@@ -110,6 +112,7 @@ Deno.test("entry points: --help is the usage on stdout, exit 0", async () => {
       "fixtures-readme.ts",
       "gpu-info.ts",
       "compile-size.ts",
+      "exit-race.ts",
     ]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {

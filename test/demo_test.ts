@@ -167,28 +167,6 @@ Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
     assert.equal(rec.steps, 2);
     // evaluate.ts reads a fixtures folder: the new model and the committed image sets.
     await Deno.symlink(join(fx, "data"), join(dir, "data"));
-    const e = await run([
-      "scripts/evaluate.ts",
-      "--fixtures",
-      dir,
-      "--attack",
-      "sig",
-      "--defence",
-      "none",
-      "--seeds",
-      "1",
-      "--out",
-      join(dir, "docs"),
-    ]);
-    assert.equal(e.code, 0, e.stderr);
-    const rows = JSON.parse(await Deno.readTextFile(join(dir, "docs", "results.json")));
-    assert.equal(rows.length, 1);
-    for (const k of ["attack", "defence", "ca_mean", "ca_std", "asr_mean", "asr_std", "seconds"]) {
-      assert.ok(k in rows[0], k);
-    }
-    assert.match(await Deno.readTextFile(join(dir, "docs", "results.md")), /\| sig +\|/);
-    assert.ok((await Deno.stat(join(dir, "docs", "results.png"))).size > 0);
-    // --add-seeds keeps a cell's measured seeds (none's one seed: nothing runs again) ...
     const evalArgs = [
       "scripts/evaluate.ts",
       "--fixtures",
@@ -199,9 +177,18 @@ Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
       "none",
       "--out",
       join(dir, "docs"),
-      "--add-seeds",
     ];
-    const again = await run(evalArgs);
+    const e = await run([...evalArgs, "--seeds", "1"]);
+    assert.equal(e.code, 0, e.stderr);
+    const rows = JSON.parse(await Deno.readTextFile(join(dir, "docs", "results.json")));
+    assert.equal(rows.length, 1);
+    for (const k of ["attack", "defence", "ca_mean", "ca_std", "asr_mean", "asr_std", "seconds"]) {
+      assert.ok(k in rows[0], k);
+    }
+    assert.match(await Deno.readTextFile(join(dir, "docs", "results.md")), /\| sig +\|/);
+    assert.ok((await Deno.stat(join(dir, "docs", "results.png"))).size > 0);
+    // --add-seeds keeps a cell's measured seeds (none's one seed: nothing runs again) ...
+    const again = await run([...evalArgs, "--add-seeds"]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /sig \/ none: seeds 1-1 kept/);
     assert.doesNotMatch(again.stderr, /== sig \/ none \/ seed 1/);
@@ -209,7 +196,7 @@ Deno.test("backdoor.ts and evaluate.ts: a few steps end to end", async () => {
     assert.deepEqual(JSON.parse(await Deno.readTextFile(path))[0].ca, rows[0].ca);
     // ... and refuses a cell measured with other settings.
     await Deno.writeTextFile(path, JSON.stringify([{ ...rows[0], settings: { epochs: 1 } }]));
-    const other = await run(evalArgs);
+    const other = await run([...evalArgs, "--add-seeds"]);
     assert.notEqual(other.code, 0);
     assert.match(other.stderr, /--add-seeds: sig \/ none in .* was measured with other settings/);
     const bad = await run(["scripts/evaluate.ts", "--attack", "nope"]);
