@@ -19,7 +19,7 @@
 
 import { concatBytes } from "../src/io/files.ts";
 import { crc32 } from "../src/io/png.ts";
-import { parseArgs } from "node:util";
+import { parseFlags, wholeFlag } from "../src/cli/common.ts";
 import { join } from "node:path";
 import { sharp } from "../src/io/sharp.ts";
 import { mulberry32 } from "../src/io/rng.ts";
@@ -763,19 +763,22 @@ export async function fuzz(n: number, seed: number, keep = 5): Promise<FuzzRepor
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
-      n: { type: "string", default: "100000" },
-      seed: { type: "string", default: "1" },
-      examples: { type: "string", default: "5" },
+      n: { type: "string" },
+      seed: { type: "string" },
+      examples: { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
-  const n = Number(values.n), seed = Number(values.seed), keep = Number(values.examples);
-  if (![n, seed, keep].every((v) => Number.isSafeInteger(v) && v >= 0)) {
-    console.error("usage: fuzz.ts [--n 100000] [--seed 1] [--examples 5] (non-negative integers)");
-    Deno.exit(2);
+  if (values.help) {
+    console.log("usage: fuzz.ts [--n 100000] [--seed 1] [--examples 5]");
+    Deno.exit(0);
   }
+  const n = wholeFlag("n", values.n, 100_000, 0);
+  const seed = wholeFlag("seed", values.seed, 1, 0);
+  const keep = wholeFlag("examples", values.examples, 5, 0);
   const report = await fuzz(n, seed, keep);
   console.log(JSON.stringify(report));
   const o = report.outcomes;

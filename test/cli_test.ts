@@ -36,6 +36,7 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
     ["scan-zoo.ts", ["--seed", "1.5"], /--seed 1\.5: expected a whole number/],
     ["purify.ts", ["--checkpoint-every=-1"], /--checkpoint-every -1: expected/],
     ["exit-race.ts", ["--runs", "0"], /--runs 0: expected a whole number/],
+    ["fuzz.ts", ["--n=-1"], /--n -1: expected a whole number/],
     ...[
       "make-random-clip.ts",
       "backdoor.ts",
@@ -48,6 +49,7 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
       "head-bound.ts",
       "compile-size.ts",
       "exit-race.ts",
+      "fuzz.ts",
     ].map((s): [string, string[], RegExp] => [s, ["--frob"], /--frob/]),
   ];
   for (const [script, args, flag] of cases) {
@@ -113,6 +115,7 @@ Deno.test("entry points: --help is the usage on stdout, exit 0", async () => {
       "gpu-info.ts",
       "compile-size.ts",
       "exit-race.ts",
+      "fuzz.ts",
     ]
   ) {
     const out = await new Deno.Command(Deno.execPath(), {
