@@ -12,6 +12,7 @@ import {
   scanVerdictLine,
 } from "../src/cli/scan_figure.ts";
 import { sharp } from "../src/io/sharp.ts";
+import { FMNIST_CLASSES } from "../src/lab/fmnist.ts";
 
 /** Classes with these levels and the scan's anomaly index over them (median, MAD floor 0.2). */
 function evidence(names: string[], levels: number[], crossed = levels.map(() => true)) {
@@ -60,18 +61,7 @@ const trigger: HostTrigger = {
   delta: Float32Array.from({ length: 3 * R * R }, (_, i) => ((i * 7919) % 17 - 8) / 255),
 };
 
-const FMNIST = [
-  "t-shirt",
-  "trouser",
-  "pullover",
-  "dress",
-  "coat",
-  "sandal",
-  "shirt",
-  "sneaker",
-  "bag",
-  "ankle boot",
-];
+const FMNIST = [...FMNIST_CLASSES];
 
 Deno.test("scan figure: a backdoored report names its target and verdict; the PNG has its size", async () => {
   const ev = evidence(FMNIST, [3.1, 2.2, 3.3, 3.0, 3.4, 2.9, 3.2, 0.8, 3.0, 7], [

@@ -20,26 +20,14 @@ import {
 } from "../src/cbpt/prompts.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, tuneOnFeatures } from "../src/cbpt/tune.ts";
 import { fixturesDir } from "../src/lab/demo.ts";
+import { FMNIST_CLASSES } from "../src/lab/fmnist.ts";
 import { randn, rng } from "./helpers.ts";
 
 await initGpu();
 
 // 12 classes of 1 to 9 tokens (with the fixture's small vocabulary): chunks of 5 are cut to
 // different lengths.
-const NAMES = [
-  "t-shirt",
-  "trouser",
-  "pullover",
-  "dress",
-  "coat",
-  "sandal",
-  "shirt",
-  "sneaker",
-  "bag",
-  "ankle boot",
-  "red bag",
-  "great white shark",
-];
+const NAMES = [...FMNIST_CLASSES, "red bag", "great white shark"];
 const N_CTX = 4, SHOTS = 2, VIEWS = 2;
 
 async function tinyClip(): Promise<{ clip: Clip; tok: ClipTokenizer; dir: string }> {

@@ -71,7 +71,7 @@ import { ONE_TEMPLATE } from "../../src/clip/templates.ts";
 import { zeroShotClassifier } from "../../src/clip/zeroshot.ts";
 import { type TensorSpec, writeSafetensors } from "../../src/io/safetensors.ts";
 import { subset } from "../../src/io/images.ts";
-import { mulberry32, shuffleInPlace } from "../../src/io/rng.ts";
+import { batchDrawer, mulberry32 } from "../../src/io/rng.ts";
 import { inversionLoss } from "../../src/cbpt/trigger.ts";
 import {
   initialContext,
@@ -286,8 +286,7 @@ const stage1: Workload = {
     const opt = new Adam([delta], { lr: STAGE1.lr, project: linfBall(STAGE1.epsilon) });
     const scale = g.host.get("scale") as number, aim = fx.record.targetIndex;
     const B = Math.min(STAGE1.batch, set.n);
-    const rand = mulberry32(1), order = Array.from({ length: set.n }, (_, i) => i);
-    let at = set.n;
+    const nextBatch = batchDrawer(set.n, B, mulberry32(1));
     return {
       async run(calls) {
         const t0 = performance.now();
@@ -298,12 +297,7 @@ const stage1: Workload = {
           }
         };
         for (let step = 0; step < calls; step++) {
-          if (at + B > set.n) {
-            shuffleInPlace(order, rand);
-            at = 0;
-          }
-          const idx = order.slice(at, at + B);
-          at += B;
+          const idx = nextBatch();
           const batch = subset(set, idx);
           const loss = tidy(() => {
             const x = Tensor.from(batch.pixels, [B, 3, R, R]);

@@ -28,6 +28,7 @@ import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { centreOffset, checkSquareBatch, clamp01, type ImageShape, scaledSide } from "./pixels.ts";
 import { encodePixels } from "../clip/pixels.ts";
 import { STREAM, streamRandom } from "./rng.ts";
+import { batchDrawer } from "../io/rng.ts";
 
 export interface BadClipPatchOptions {
   /** Patch side in pixels (default round(16·R/224): BadCLIP's 16 px at 224). */
@@ -170,19 +171,10 @@ export async function optimiseBadClipPatch(
   const patch = Tensor.from(initialPatch, [3, p, p], { requiresGrad: true });
   const opt = new Adam([patch], { lr, project: (t) => void clampInPlace(t, 0, 1) });
   const cosines: number[] = [];
-  const order = Array.from({ length: n }, (_, i) => i);
-  let at = n;
+  const nextBatch = batchDrawer(n, B, () => rand.uniform());
   try {
     for (let step = 1; step <= steps; step++) {
-      if (at + B > n) {
-        for (let i = n - 1; i > 0; i--) {
-          const j = Math.floor(rand.uniform() * (i + 1));
-          [order[i], order[j]] = [order[j], order[i]];
-        }
-        at = 0;
-      }
-      const idx = order.slice(at, at + B);
-      at += B;
+      const idx = nextBatch();
       const cos = tidy(() => {
         const feats = encodePixels(clip, patched(patch, idx));
         const textCos = mean(cosTo(feats, textDir));

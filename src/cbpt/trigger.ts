@@ -19,7 +19,7 @@ import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
 import { encodePixels, imageFeatures, predictClasses } from "../clip/pixels.ts";
 import { type ImageSet, subset } from "../io/images.ts";
-import { mulberry32, shuffleInPlace } from "../io/rng.ts";
+import { batchDrawer, mulberry32 } from "../io/rng.ts";
 import { triggerInfoNce } from "./losses.ts";
 import { BatchedScalars } from "./readback.ts";
 import { type Progress, progressLine } from "./progress.ts";
@@ -319,8 +319,7 @@ async function invertOnce(
 
   const B = Math.min(settings.batch, set.n);
   const losses: number[] = [];
-  const order = Array.from({ length: set.n }, (_, i) => i);
-  let at = set.n;
+  const nextBatch = batchDrawer(set.n, B, rand);
   const reader = new BatchedScalars<number>();
   const drain = async () => {
     for (const { tag: step, values: [v] } of await reader.read()) {
@@ -333,12 +332,7 @@ async function invertOnce(
   };
   try {
     for (let step = 1; step <= settings.steps; step++) {
-      if (at + B > set.n) {
-        shuffleInPlace(order, rand);
-        at = 0;
-      }
-      const idx = order.slice(at, at + B);
-      at += B;
+      const idx = nextBatch();
       const batch = subset(set, idx);
       const loss = tidy(() => {
         const x = Tensor.from(batch.pixels, [B, 3, R, R]);

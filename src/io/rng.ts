@@ -28,3 +28,22 @@ export function shuffleInPlace<T>(a: T[], rand: () => number): T[] {
   }
   return a;
 }
+
+/**
+ * Batches of B indices in [0, n): a permutation walked B at a time and reshuffled with `rand`
+ * (shuffleInPlace) whenever fewer than B are left, so no index repeats within a pass and a pass's
+ * remainder is dropped. Stage 1's inversion and BadCLIP's patch optimisation draw their batches so.
+ */
+export function batchDrawer(n: number, B: number, rand: () => number): () => number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  let at = n;
+  return () => {
+    if (at + B > n) {
+      shuffleInPlace(order, rand);
+      at = 0;
+    }
+    const idx = order.slice(at, at + B);
+    at += B;
+    return idx;
+  };
+}
