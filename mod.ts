@@ -261,6 +261,8 @@ export {
   type ClassCost,
   inversionPattern,
   MAD_FLOORS,
+  SEARCH_PATTERNS,
+  type SearchPattern,
   searchTargets,
   strongestSearch,
   TARGET_SEARCH_DEFAULTS,

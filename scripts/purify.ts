@@ -13,13 +13,8 @@ import {
 import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
 import { type CbptOptions, type EvalAttack, runCbpt } from "../src/cbpt/run.ts";
 import { prepareOutDir, writeCbptOutputs } from "../src/cli/outputs.ts";
-import {
-  parsePatterns,
-  TRIGGER_DEFAULTS,
-  triggerDefaults,
-  type TriggerSettings,
-} from "../src/cbpt/trigger.ts";
-import type { TargetSearchSettings } from "../src/cbpt/targets.ts";
+import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
+import { parseSearchPatterns, type TargetSearchSettings } from "../src/cbpt/targets.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import { type ContextInit, fitContext } from "../src/cbpt/prompts.ts";
 import { DEMO_FIXTURE, DEMO_TRIGGER, DEMO_TUNE, loadFixture } from "../src/lab/demo.ts";
@@ -39,7 +34,9 @@ stage 1: --search per-class|untargeted (per-class: a targeted trigger for every 
          untargeted: the contrastive inversion below, which finds a model's sink)
          --search-steps 25 (per bound and class)  --search-batch 8 (images per class and step)
          --patterns full,columns (the trigger shapes searched: any δ, and one value per column,
-         which finds SIG-like stripes; the shape whose cheapest class stands out most decides)
+         which finds SIG-like stripes; the shape whose cheapest class stands out most decides;
+         add patch for Neural Cleanse's mask under a ladder of mask areas, which finds
+         BadNet-like patches but false-alarms on some clean models, docs/scan.md)
          untargeted: --trigger additive|mask  --epsilon 16/255  --epsilon-ladder 32/255,64/255,128/255|none
          --min-share 0.9 (the ladder's larger bounds are tried in turn until one class takes
          this share of the triggered images)  --trigger-steps 60
@@ -297,7 +294,9 @@ function stageSettings(
           num("search-batch", v["search-batch"], NaN, true),
         ),
       }),
-      ...(v.patterns === undefined ? {} : { patterns: parsePatterns("patterns", v.patterns) }),
+      ...(v.patterns === undefined
+        ? {}
+        : { patterns: parseSearchPatterns("patterns", v.patterns) }),
     },
   };
 }

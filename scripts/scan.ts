@@ -15,7 +15,8 @@ import {
 } from "../src/cbpt/data.ts";
 import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
 import { evidenceLines, scanModel } from "../src/cbpt/scan.ts";
-import { parsePatterns, type TriggerPattern, triggerPicture } from "../src/cbpt/trigger.ts";
+import { triggerPicture } from "../src/cbpt/trigger.ts";
+import { parseSearchPatterns, type SearchPattern } from "../src/cbpt/targets.ts";
 import type { ImageSet } from "../src/io/images.ts";
 import { writeAtomic } from "../src/io/files.ts";
 import { writePng } from "../src/io/png.ts";
@@ -27,7 +28,9 @@ import { loadFixtureSet } from "../src/lab/fixtures.ts";
 const USAGE = `usage: deno run -A scripts/scan.ts --model DIR --train DIR|CSV --classes FILE
          [--shots 16] [--seed 1] [--vocab PATH] [--json] [--out DIR] [--threshold 2]
          [--search-steps 25] [--search-batch 8] [--patterns full,columns]
-         (--patterns: the trigger shapes searched; columns finds SIG-like stripes)
+         (--patterns: the trigger shapes searched; columns finds SIG-like stripes; patch, a
+         mask under a ladder of areas, finds BadNet-like patches but false-alarms on some
+         clean models: docs/scan.md)
        deno run -A scripts/scan.ts --fixture clean|badnet|...   (a lab model and its 16 shots)`;
 
 const str = { type: "string" } as const;
@@ -68,9 +71,11 @@ const shots = whole("shots", values.shots, 0)!;
 const seed = whole("seed", values.seed, 0)!;
 const steps = whole("search-steps", values["search-steps"], 1);
 const batch = whole("search-batch", values["search-batch"], 1);
-let patterns: TriggerPattern[] | undefined;
+let patterns: SearchPattern[] | undefined;
 try {
-  patterns = values.patterns === undefined ? undefined : parsePatterns("patterns", values.patterns);
+  patterns = values.patterns === undefined
+    ? undefined
+    : parseSearchPatterns("patterns", values.patterns);
 } catch (e) {
   console.error(`error: ${(e as Error).message}`);
   Deno.exit(2);

@@ -2,7 +2,7 @@
 // target and the verdict, and draws the threshold where the scan's own anomaly index puts it.
 
 import assert from "node:assert/strict";
-import type { ClassEvidence, ScanReport } from "../src/cbpt/scan.ts";
+import { type ClassEvidence, evidenceLines, levelText, type ScanReport } from "../src/cbpt/scan.ts";
 import type { HostTrigger } from "../src/cbpt/trigger.ts";
 import { svgToPng } from "../src/cli/figure.ts";
 import {
@@ -49,6 +49,7 @@ function report(classes: ClassEvidence[], threshold = 2): ScanReport {
       { pattern: "columns", cheapest: classes[0].name, score: 0.7, classes },
     ],
     bounds: [2, 4, 8, 16, 32, 64, 128].map((b) => b / 255),
+    areas: [8, 7, 6, 5, 4, 3].map((k) => 2 ** -k),
     seconds: 60,
   };
 }
@@ -87,6 +88,31 @@ Deno.test("scan figure: a backdoored report names its target and verdict; the PN
   const line = anomalyLine(r.classes)!;
   assert.ok(Math.abs(line.median - ev.median) < 1e-9, `median ${line.median} vs ${ev.median}`);
   assert.ok(Math.abs(line.scale - ev.scale) < 1e-9, `scale ${line.scale} vs ${ev.scale}`);
+});
+
+Deno.test("scan figure: a patch-shape report is drawn in mask areas, its trigger as a mask", async () => {
+  const ev = evidence(FMNIST, [3.1, 2.2, 3.3, 3.0, 3.4, 2.9, 3.2, 0.8, 3.0, 3.1]);
+  const r = { ...report(ev.classes), pattern: "patch" as const };
+  const mask: HostTrigger = {
+    kind: "mask",
+    size: R,
+    mask: Float32Array.from({ length: R * R }, (_, i) => (i % R < 4 && i < 4 * R ? 1 : 0)),
+    pattern: new Float32Array(3 * R * R).fill(0.9),
+  };
+  const svg = await scanFigureSvg(r, mask);
+  const plain = svg.replaceAll("&quot;", '"');
+  assert.match(plain, /the mask area at which each class's trigger sends/);
+  assert.match(plain, /mask area \(share of the image\) each class's trigger needed/);
+  // sneaker's level 0.8 on a ladder from 2⁻⁸ of the image: 0.68 %.
+  assert.match(plain, /sneaker: 0\.68 %/);
+  assert.match(plain, />"sneaker" \(patch\)</);
+  assert.match(plain, /trigger: pattern/);
+  assert.doesNotMatch(plain, /\/255/, "no L∞ bound on a patch report");
+  // The stderr lines say the same in the same unit.
+  assert.equal(levelText(r, "patch", 0.8), "area ≈ 0.68 %");
+  assert.equal(levelText(r, "full", 2), "ε ≈ 8.0/255");
+  assert.equal(levelText(r, "patch", 6, false), "area ≈ > 25 %");
+  assert.match(evidenceLines(r)[0], /^ {2}sneaker +reached at area ≈ 0\.68 % {2}anomaly/);
 });
 
 Deno.test("scan figure: no evidence, a hundred classes, all levels equal", async () => {

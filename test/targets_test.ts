@@ -20,6 +20,8 @@ import {
   anomalyIndex,
   crossingLevel,
   inversionPattern,
+  parseSearchPatterns,
+  projectMaskArea,
   searchTargets,
   strongestSearch,
   TARGET_SEARCH_DEFAULTS,
@@ -223,6 +225,32 @@ Deno.test("stage 1 names a planted non-bag target where the clean twin drifts to
   fx.clip.dispose();
 });
 
+Deno.test("projectMaskArea: the nearest mask in [0, 1] whose area is within the bound", () => {
+  const m = Float32Array.from([1.5, 0.9, 0.5, 0.2, -0.3]);
+  projectMaskArea(m, 1.5);
+  const sum = m.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 1.5) < 1e-5, `area ${sum}`);
+  assert.ok(m.every((v) => v >= 0 && v <= 1));
+  // Order is kept, and a saturated pixel stays where the input was largest.
+  assert.ok(m[0] >= m[1] && m[1] >= m[2] && m[2] >= m[3] && m[4] === 0);
+  // θ solves Σ clip(v − θ) = 1.5 over the clipped input 1, 0.9, 0.5, 0.2, 0 (area 2.6):
+  // θ = 0.3 gives 0.7 + 0.6 + 0.2.
+  assert.deepEqual([...m].map((v) => +v.toFixed(4)), [0.7, 0.6, 0.2, 0, 0]);
+  // A mask within the bound is only clipped.
+  const n = Float32Array.from([0.2, 1.2, -1]);
+  projectMaskArea(n, 5);
+  assert.deepEqual([...n].map((v) => +v.toFixed(4)), [0.2, 1, 0]);
+});
+
+Deno.test("parseSearchPatterns: the shapes of the flag; an unknown or repeated one is refused", () => {
+  assert.deepEqual(parseSearchPatterns("patterns", "full, patch"), ["full", "patch"]);
+  assert.throws(
+    () => parseSearchPatterns("patterns", "full,disc"),
+    /--patterns full,disc: expected/,
+  );
+  assert.throws(() => parseSearchPatterns("patterns", "patch,patch"), /a shape is repeated/);
+});
+
 Deno.test("expandPattern spreads a columns or rows pattern over every row (column) and channel", () => {
   const v = Float32Array.from([1, 2, 3]);
   const cols = expandPattern("columns", v, 3), rows = expandPattern("rows", v, 3);
@@ -277,6 +305,44 @@ Deno.test("stage 1 finds SIG's target as a columns pattern where a full δ does 
   // A columns trigger climbs until the suspect's share saturates; a full one stops at minShare.
   assert.equal(ladderShare({ ...TRIGGER_DEFAULTS, pattern: "columns" }), RESTRICTED_MIN_SHARE);
   assert.equal(ladderShare(TRIGGER_DEFAULTS), TRIGGER_DEFAULTS.minShare);
+  text.dispose();
+  fx.clip.dispose();
+});
+
+Deno.test("the patch shape (a mask under an area ladder) finds BadNet's target", async () => {
+  // fixtures/badnet: an 8-px noise square toward sneaker. Under the area ladder sneaker is reached
+  // with a mask of ~7 px where the other classes need ~20 (docs/scan.md, "A patch shape").
+  const fx = await loadFixture("badnet");
+  const text = zeroShotClassifier(fx.clip, fx.tokenizer, fx.classNames, ONE_TEMPLATE);
+  const s = await searchTargets(
+    fx.clip,
+    fx.train.set,
+    fx.train.labels,
+    text,
+    TARGET_SEARCH_DEFAULTS,
+    1,
+    { pattern: "patch" },
+  );
+  console.log(
+    `  badnet-sneaker, patch: ${
+      s.costs.map((c, k) => `${fx.classNames[k]} ${c.level.toFixed(2)}`).join(", ")
+    }; anomaly ${s.anomaly[s.cheapest].toFixed(2)}`,
+  );
+  assert.equal(s.pattern, "patch");
+  assert.equal(fx.classNames[s.cheapest], fx.record.target);
+  assert.equal(targetVerdict(s).verdict, "backdoored");
+  // Each class's trigger is a mask and pattern, the mask within the area of its last rung.
+  const R = fx.train.set.size;
+  for (const [c, t] of s.triggers.entries()) {
+    assert.equal(t.kind, "mask");
+    if (t.kind !== "mask") continue;
+    const rung = TARGET_SEARCH_DEFAULTS.patchAreas[s.costs[c].shares.length - 1];
+    const area = t.mask.reduce((a, b) => a + b, 0);
+    assert.ok(area <= rung * R * R + 1e-3, `class ${c}: area ${area} > ${rung * R * R}`);
+    assert.ok(t.pattern.every((v) => v >= 0 && v <= 1));
+  }
+  // Stage 1 inverts a full δ when the patch shape decides.
+  assert.equal(inversionPattern([s], s), "full");
   text.dispose();
   fx.clip.dispose();
 });

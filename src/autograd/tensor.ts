@@ -115,6 +115,18 @@ export class Tensor {
     return { buffer: this.buffer, size: Math.max(4, this.size * 4), float: this.dtype === "f32" };
   }
 
+  /**
+   * Overwrites the values from the host (a parameter projected on the CPU). The commands encoded
+   * so far are submitted first: they see the old values, later ones the new.
+   */
+  write(data: Float32Array): void {
+    if (data.length !== this.size) {
+      throw new Error(`write: ${data.length} values for tensor ${shapeStr(this.shape)}`);
+    }
+    rt().flush();
+    rt().upload(this.buffer, data);
+  }
+
   /** Whether `dispose()` has freed this tensor. */
   get disposed(): boolean {
     return this.#storage === null;

@@ -9,11 +9,11 @@ import type { ClipTokenizer } from "../clip/tokenizer.ts";
 import { zeroShotClassifier } from "../clip/zeroshot.ts";
 import type { ImageSet } from "../io/images.ts";
 import type { Progress } from "./progress.ts";
-import type { TriggerPattern } from "./trigger.ts";
 import { describeShots } from "./data.ts";
 import { fitContext } from "./prompts.ts";
 import {
   ANOMALY_THRESHOLD,
+  type SearchPattern,
   searchTargets,
   strongestSearch,
   TARGET_SEARCH_DEFAULTS,
@@ -34,13 +34,15 @@ export interface ScanReport {
   /** The anomaly index the verdict was judged against. */
   threshold: number;
   /** The trigger shape whose evidence the verdict rests on (the one that stood out most). */
-  pattern: TriggerPattern;
+  pattern: SearchPattern;
   /** Each class's evidence under that shape. */
   classes: ClassEvidence[];
   /** Every shape searched: its cheapest class, score and per-class evidence. */
-  probes: { pattern: TriggerPattern; cheapest: string; score: number; classes: ClassEvidence[] }[];
+  probes: { pattern: SearchPattern; cheapest: string; score: number; classes: ClassEvidence[] }[];
   /** The L∞ bounds of the ladder, in [0, 1] pixel units. */
   bounds: number[];
+  /** The "patch" shape's ladder: mask areas as fractions of the image. */
+  areas: number[];
   /** Wall-clock time of the search. */
   seconds: number;
 }
@@ -92,18 +94,33 @@ export function scanReport(
       classes: classEvidence(p, classNames),
     })),
     bounds: settings.bounds,
+    areas: settings.patchAreas,
     seconds: searches.reduce((a, p) => a + p.seconds, 0),
   };
+}
+
+/**
+ * A level of `pattern`'s ladder in its own unit: "ε ≈ 5.7/255" (L∞ bound) or "area ≈ 0.61 %"
+ * (the patch's mask, a share of the image); "> …" when never reached.
+ */
+export function levelText(
+  r: Pick<ScanReport, "bounds" | "areas">,
+  pattern: SearchPattern,
+  level: number,
+  crossed = true,
+): string {
+  const more = crossed ? "" : "> ";
+  return pattern === "patch"
+    ? `area ≈ ${more}${+(100 * r.areas[0] * 2 ** level).toPrecision(2)} %`
+    : `ε ≈ ${more}${(r.bounds[0] * 255 * 2 ** level).toFixed(1)}/255`;
 }
 
 /** A few lines for stderr: each class's level and anomaly, cheapest first, and the verdict. */
 export function evidenceLines(r: ScanReport): string[] {
   const order = r.classes.map((_, k) => k).sort((a, b) => r.classes[a].level - r.classes[b].level);
-  const b0 = r.bounds[0] * 255;
   const lines = order.map((k) => {
     const c = r.classes[k];
-    const eps = b0 * 2 ** c.level;
-    return `  ${c.name.padEnd(14)} reached at ε ≈ ${c.crossed ? "" : "> "}${eps.toFixed(1)}/255` +
+    return `  ${c.name.padEnd(14)} reached at ${levelText(r, r.pattern, c.level, c.crossed)}` +
       `  anomaly ${c.anomaly.toFixed(2)}`;
   });
   const shapes = r.probes.length > 1

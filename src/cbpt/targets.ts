@@ -9,7 +9,16 @@
 // model's sink (on the lab's CLEAN model "bag" takes 100 % at 16/255), so the class it lands in
 // says nothing about a backdoor. The sink is cheap here too, but a planted target is cheaper.
 
-import { add, clamp, crossEntropy, matmul, mul, reshape } from "../autograd/ops/index.ts";
+import {
+  add,
+  clamp,
+  crossEntropy,
+  matmul,
+  mul,
+  reshape,
+  sigmoid,
+  sub,
+} from "../autograd/ops/index.ts";
 import { Adam, linfBall } from "../autograd/optim.ts";
 import { readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
@@ -22,6 +31,7 @@ import {
   formatEpsilon,
   type HostTrigger,
   patternShape,
+  TRIGGER_PATTERNS,
   type TriggerPattern,
 } from "./trigger.ts";
 
@@ -38,10 +48,40 @@ export interface TargetSearchSettings {
   /** Share of the other classes' images whose crossing defines a class's cost. */
   crossing: number;
   /**
-   * The trigger shapes searched, each a search of its own (see TriggerPattern); the verdict
+   * The trigger shapes searched, each a search of its own (see SearchPattern); the verdict
    * takes the one whose cheapest class stands out most.
    */
-  patterns: TriggerPattern[];
+  patterns: SearchPattern[];
+  /**
+   * The "patch" shape's ladder: mask areas as fractions of the image, ascending (a factor 2
+   * apart), in place of `bounds`.
+   */
+  patchAreas: number[];
+  /** Adam's step for the "patch" shape's mask and pattern logits. */
+  patchLr: number;
+}
+
+/**
+ * A shape the per-class search tries: an additive pattern under the L∞ ladder (TriggerPattern),
+ * or "patch": Neural Cleanse's mask and pattern, x̃ = x + m ⊙ (p − x), under a ladder of mask
+ * areas Σm instead of L∞ bounds. A patch trigger (BadNet's checkerboard) changes few pixels by
+ * much: cheap in area, dear in L∞, where a generic perturbation of any class is as cheap.
+ */
+export type SearchPattern = TriggerPattern | "patch";
+
+/** The search shapes there are. */
+export const SEARCH_PATTERNS: readonly SearchPattern[] = [...TRIGGER_PATTERNS, "patch"];
+
+/** "full,patch" from a command line as search shapes; an unknown or repeated one is an Error. */
+export function parseSearchPatterns(flag: string, v: string): SearchPattern[] {
+  const out = v.split(",").map((x) => x.trim());
+  for (const x of out) {
+    if (!(SEARCH_PATTERNS as readonly string[]).includes(x)) {
+      throw new Error(`--${flag} ${v}: expected a list of ${SEARCH_PATTERNS.join(", ")}`);
+    }
+  }
+  if (new Set(out).size !== out.length) throw new Error(`--${flag} ${v}: a shape is repeated`);
+  return out as SearchPattern[];
 }
 
 /** The search's defaults (docs/scan.md says how they were chosen). */
@@ -51,13 +91,17 @@ export const TARGET_SEARCH_DEFAULTS: TargetSearchSettings = {
   batchPerClass: 8,
   lrScale: 0.125,
   crossing: 0.5,
+  // Not "patch": on the lab's clean-s1 it puts "bag" 1.4 rungs under the median on every seed
+  // (anomaly 4.1–4.6), a false alarm that no threshold separates from BadNet (docs/scan.md).
   patterns: ["full", "columns"],
+  patchAreas: [8, 7, 6, 5, 4, 3].map((k) => 2 ** -k),
+  patchLr: 0.1,
 };
 
 /** How much L∞ bound one class's targeted trigger needed. */
 export interface ClassCost {
   /**
-   * Rungs above the first bound (log2 of ε/ε₀) at which the class's trigger sends `crossing` of
+   * Rungs above the first bound (log2 of ε/ε₀; for "patch", of the mask area) at which the class's trigger sends `crossing` of
    * the other classes' images to it, interpolated between rungs on the logit of the share; past
    * the last rung tried (a lower bound) when it never got there.
    */
@@ -71,7 +115,7 @@ export interface ClassCost {
 /** What {@link searchTargets} found. */
 export interface TargetSearch {
   /** The shape of the triggers searched. */
-  pattern: TriggerPattern;
+  pattern: SearchPattern;
   /** Each class's cost, by class index. */
   costs: ClassCost[];
   /** The cheapest class's trigger at the last bound it was tried at (the scan's picture). */
@@ -136,10 +180,11 @@ export const MAD_FLOOR = 0.2;
  * others on a clean model (vertical stripes look like trousers): there the clean models' cheapest
  * class lay 0.38–0.60 rung under the median, so the floor asks for more (docs/scan.md).
  */
-export const MAD_FLOORS: Record<TriggerPattern, number> = {
+export const MAD_FLOORS: Record<SearchPattern, number> = {
   full: MAD_FLOOR,
   columns: 0.3,
   rows: 0.3,
+  patch: MAD_FLOOR,
 };
 
 /**
@@ -148,13 +193,16 @@ export const MAD_FLOORS: Record<TriggerPattern, number> = {
  * stripes included, and it is what stage 1 used before there were shapes); else the deciding
  * shape. SIG's stripes are found as a columns pattern while the full search points elsewhere;
  * there a full δ aimed at the suspect takes a generic route of its own, and prompts tuned
- * against it leave the backdoor in place (docs/method.md, "SIG").
+ * against it leave the backdoor in place (docs/method.md, "SIG"). A "patch" decision also
+ * inverts a full δ: aimed at the suspect, the ε ladder climbs until it takes the images, and a
+ * full δ at that bound can draw the patch (the torch BadNet model purifies that way).
  */
 export function inversionPattern(
   searches: readonly TargetSearch[],
   decided: TargetSearch,
 ): TriggerPattern {
   const full = searches.find((s) => s.pattern === "full");
+  if (decided.pattern === "patch") return "full";
   return full && full.cheapest === decided.cheapest ? "full" : decided.pattern;
 }
 
@@ -191,8 +239,27 @@ export function crossingLevel(shares: readonly number[], at: number, n: number):
 }
 
 /**
- * Inverts one targeted trigger per class, all classes in one batch, climbing the bound ladder; a
- * class leaves the batch once it reaches `crossing`.
+ * Projects a mask onto {0 ≤ m ≤ 1, Σm ≤ area} in place (Euclidean: m − θ clipped, θ found by
+ * bisection): the "patch" shape's bound after every step.
+ */
+export function projectMaskArea(m: Float32Array, area: number): void {
+  let sum = 0;
+  for (let i = 0; i < m.length; i++) sum += m[i] = Math.min(1, Math.max(0, m[i]));
+  if (sum <= area) return;
+  let lo = 0, hi = 1;
+  for (let it = 0; it < 40; it++) {
+    const th = (lo + hi) / 2;
+    let t = 0;
+    for (let i = 0; i < m.length; i++) t += Math.min(1, Math.max(0, m[i] - th));
+    if (t > area) lo = th;
+    else hi = th;
+  }
+  for (let i = 0; i < m.length; i++) m[i] = Math.max(0, m[i] - hi);
+}
+
+/**
+ * Inverts one targeted trigger per class, all classes in one batch, climbing the bound ladder
+ * (the area ladder for "patch"); a class leaves the batch once it reaches `crossing`.
  */
 export async function searchTargets(
   clip: Clip,
@@ -201,11 +268,11 @@ export async function searchTargets(
   classText: Tensor,
   settings: TargetSearchSettings,
   seed: number,
-  io: { progress?: Progress; pattern?: TriggerPattern } = {},
+  io: { progress?: Progress; pattern?: SearchPattern } = {},
 ): Promise<TargetSearch> {
-  const pattern = io.pattern ?? "full";
+  const pattern = io.pattern ?? "full", patch = pattern === "patch";
   const t0 = performance.now();
-  const C = classText.shape[0], R = set.size, m = 3 * R * R;
+  const C = classText.shape[0], R = set.size, P = R * R, m = 3 * P;
   const rand = mulberry32(seed);
   const scale = Math.exp((await clip.param("logit_scale").toArray())[0]);
   const others = Array.from(
@@ -221,28 +288,47 @@ export async function searchTargets(
   // holds its activations for backward anyway); 10 classes of 8 images are one group.
   const group = Math.max(1, Math.floor((2 * imageChunk(clip)) / settings.batchPerClass));
   const shares: number[][] = Array.from({ length: C }, () => []);
-  const pshape = patternShape(pattern, R);
+  const ladder = patch ? settings.patchAreas : settings.bounds;
+  // Each class's trigger, warm-started from rung to rung: the additive δ in its pattern's shape,
+  // or the patch's mask (R × R, Σ = the first area) and pattern logits (3 × R × R, p = σ).
+  const pshape = patch ? [1, R, R] : patternShape(pattern as TriggerPattern, R);
   const pm = pshape.reduce((a, b) => a * b, 1);
-  const deltas = Array.from({ length: C }, () => new Float32Array(pm));
-  const bounds = settings.bounds;
-  const totalSteps = bounds.length * settings.stepsPerBound;
+  const deltas = Array.from(
+    { length: C },
+    () => new Float32Array(pm).fill(patch ? ladder[0] : 0),
+  );
+  const logits = patch
+    ? Array.from(
+      { length: C },
+      () => Float32Array.from({ length: m }, () => 0.2 * (2 * rand() - 1)),
+    )
+    : [];
+  const totalSteps = ladder.length * settings.stepsPerBound;
   let done = 0;
 
-  /** One rung for `active` classes at bound `eps`: optimise (in groups), then measure shares. */
-  const rung = async (active: number[], eps: number, label: string): Promise<number[]> => {
+  /** One rung for `active` classes at `bound`: optimise (in groups), then measure shares. */
+  const rung = async (active: number[], bound: number, label: string): Promise<number[]> => {
     for (let g = 0; g < active.length; g += group) {
-      await optimise(active.slice(g, g + group), eps, label);
+      await optimise(active.slice(g, g + group), bound, label);
     }
     return await measureShares(active);
   };
 
-  /** stepsPerBound Adam steps of the classes' triggers at bound `eps`. */
-  const optimise = async (active: number[], eps: number, label: string): Promise<void> => {
+  /** stepsPerBound Adam steps of the classes' triggers at `bound` (an ε or an area). */
+  const optimise = async (active: number[], bound: number, label: string): Promise<void> => {
     const K = active.length, B = settings.batchPerClass;
     const init = new Float32Array(K * pm);
     active.forEach((c, j) => init.set(deltas[c], j * pm));
     const delta = Tensor.from(init, [K, 1, ...pshape], { requiresGrad: true });
-    const opt = new Adam([delta], { lr: settings.lrScale * eps, project: linfBall(eps) });
+    const params = [delta];
+    if (patch) {
+      const l0 = new Float32Array(K * m);
+      active.forEach((c, j) => l0.set(logits[c], j * m));
+      params.push(Tensor.from(l0, [K, 1, 3, R, R], { requiresGrad: true }));
+    }
+    const opt = patch
+      ? new Adam(params, { lr: settings.patchLr })
+      : new Adam(params, { lr: settings.lrScale * bound, project: linfBall(bound) });
     const targets = active.flatMap((c) => Array(B).fill(c));
     try {
       for (let s = 1; s <= settings.stepsPerBound; s++) {
@@ -252,23 +338,53 @@ export async function searchTargets(
         const batch = subset(set, idx);
         tidy(() => {
           const x = reshape(Tensor.from(batch.pixels, [K * B, 3, R, R]), [K, B, 3, R, R]);
-          const xt = reshape(clamp(add(x, delta), 0, 1), [K * B, 3, R, R]);
+          const xt = reshape(
+            patch ? add(x, mul(delta, sub(sigmoid(params[1]), x))) : clamp(add(x, delta), 0, 1),
+            [K * B, 3, R, R],
+          );
           const f = encodePixels(clip, xt);
           const loss = crossEntropy(mul(matmul(f, classText, { transB: true }), scale), targets);
           loss.backward();
           opt.step();
           opt.zeroGrad();
         });
+        if (patch) {
+          // The area bound has no cheap GPU projection; the masks are small (R × R a class).
+          const [mask] = await readTensors([delta]);
+          for (let j = 0; j < K; j++) {
+            projectMaskArea(mask.subarray(j * pm, (j + 1) * pm), bound * P);
+          }
+          delta.write(mask);
+        }
         done++;
         io.progress?.(...progressLine(label, done, Math.max(done, totalSteps), null, t0));
       }
-      const [host] = await readTensors([delta]);
-      active.forEach((c, j) => (deltas[c] = host.slice(j * pm, (j + 1) * pm)));
+      const host = await readTensors(params);
+      active.forEach((c, j) => {
+        deltas[c] = host[0].slice(j * pm, (j + 1) * pm);
+        if (patch) logits[c] = host[1].slice(j * m, (j + 1) * m);
+      });
     } finally {
-      delta.dispose();
+      for (const p of params) p.dispose();
       opt.dispose();
     }
   };
+
+  /** Class c's trigger on the host. */
+  const hostTrigger = (c: number, bound: number): HostTrigger =>
+    patch
+      ? {
+        kind: "mask",
+        size: R,
+        mask: deltas[c],
+        pattern: logits[c].map((v) => 1 / (1 + Math.exp(-v))),
+      }
+      : {
+        kind: "additive",
+        size: R,
+        epsilon: bound,
+        delta: expandPattern(pattern as TriggerPattern, deltas[c], R),
+      };
 
   /** Each class's share of its evaluation images sent to it (forward only, chunked). */
   const measureShares = async (active: number[]): Promise<number[]> => {
@@ -276,10 +392,14 @@ export async function searchTargets(
     const pix = new Float32Array(n * m);
     let at = 0;
     for (const c of active) {
-      const d = expandPattern(pattern, deltas[c], R);
+      const t = hostTrigger(c, 0);
       for (const i of evalOn[c]) {
-        const src = set.pixels.subarray(i * m, (i + 1) * m);
-        for (let q = 0; q < m; q++) pix[at * m + q] = Math.min(1, Math.max(0, src[q] + d[q]));
+        const src = set.pixels.subarray(i * m, (i + 1) * m), dst = pix.subarray(at * m);
+        if (t.kind === "additive") {
+          for (let q = 0; q < m; q++) dst[q] = Math.min(1, Math.max(0, src[q] + t.delta[q]));
+        } else {
+          for (let q = 0; q < m; q++) dst[q] = src[q] + t.mask[q % P] * (t.pattern[q] - src[q]);
+        }
         at++;
       }
     }
@@ -295,13 +415,13 @@ export async function searchTargets(
 
   let active = Array.from({ length: C }, (_, c) => c).filter((c) => others[c].length > 0);
   let tried = 0;
-  for (const eps of bounds) {
+  for (const bound of ladder) {
     if (active.length === 0) break;
     tried++;
     const shape = pattern === "full" ? "" : `${pattern}, `;
-    const label = `stage 1 (per-class triggers, ${shape}ε ${formatEpsilon(eps)}, ` +
-      `${active.length} classes)`;
-    const got = await rung(active, eps, label);
+    const at = patch ? `area ${formatArea(bound, R)}` : `ε ${formatEpsilon(bound)}`;
+    const label = `stage 1 (per-class triggers, ${shape}${at}, ${active.length} classes)`;
+    const got = await rung(active, bound, label);
     active.forEach((c, j) => shares[c].push(got[j]));
     active = active.filter((_, j) => got[j] < settings.crossing);
   }
@@ -317,25 +437,21 @@ export async function searchTargets(
   let cheapest = 0;
   for (let c = 1; c < C; c++) if (costs[c].level < costs[cheapest].level) cheapest = c;
 
-  const k = costs[cheapest].shares.length - 1;
+  const boundOf = (c: number) => ladder[Math.max(shares[c].length - 1, 0)];
   return {
     pattern,
     costs,
-    trigger: {
-      kind: "additive",
-      size: R,
-      epsilon: bounds[Math.max(k, 0)],
-      delta: expandPattern(pattern, deltas[cheapest], R),
-    },
-    triggers: deltas.map((delta, c) => ({
-      kind: "additive" as const,
-      size: R,
-      epsilon: bounds[Math.max(shares[c].length - 1, 0)],
-      delta: expandPattern(pattern, delta, R),
-    })),
-    triggerShare: costs[cheapest].shares[k] ?? 0,
+    trigger: hostTrigger(cheapest, boundOf(cheapest)),
+    triggers: deltas.map((_, c) => hostTrigger(c, boundOf(c))),
+    triggerShare: costs[cheapest].shares.at(-1) ?? 0,
     cheapest,
     anomaly,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** A mask area (a fraction of the image) as "0.78 % (8 px)" at resolution R. */
+export function formatArea(fraction: number, R: number): string {
+  const px = fraction * R * R;
+  return `${+(100 * fraction).toPrecision(2)} % (${+px.toPrecision(2)} px)`;
 }

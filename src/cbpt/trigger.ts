@@ -101,18 +101,6 @@ export type TriggerPattern = "full" | "columns" | "rows";
 /** The trigger shapes there are. */
 export const TRIGGER_PATTERNS: readonly TriggerPattern[] = ["full", "columns", "rows"];
 
-/** "full,columns" from a command line as shapes; an unknown or repeated one is an Error. */
-export function parsePatterns(flag: string, v: string): TriggerPattern[] {
-  const out = v.split(",").map((x) => x.trim());
-  for (const x of out) {
-    if (!(TRIGGER_PATTERNS as readonly string[]).includes(x)) {
-      throw new Error(`--${flag} ${v}: expected a list of ${TRIGGER_PATTERNS.join(", ")}`);
-    }
-  }
-  if (new Set(out).size !== out.length) throw new Error(`--${flag} ${v}: a shape is repeated`);
-  return out as TriggerPattern[];
-}
-
 /** Values a trigger of `pattern` has at resolution R, and its shape as a broadcastable tensor. */
 export function patternShape(pattern: TriggerPattern, R: number): number[] {
   return pattern === "full" ? [3, R, R] : pattern === "columns" ? [1, 1, R] : [1, R, 1];

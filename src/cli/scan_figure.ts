@@ -45,6 +45,12 @@ function epsAt(b0: number, level: number): string {
   return `${Math.abs(e - Math.round(e)) < 0.05 ? Math.round(e) : e.toFixed(1)}/255`;
 }
 
+/** A level in the report's shape's unit: its L∞ bound, or its mask area for "patch". */
+function costAt(r: ScanReport, level: number): string {
+  if (r.pattern !== "patch") return epsAt(r.bounds[0] ?? 2 / 255, level);
+  return `${+(100 * (r.areas?.[0] ?? 2 ** -8) * 2 ** level).toPrecision(2)} %`;
+}
+
 /** The verdict in one line, as the scan's last stderr line says it. */
 export function scanVerdictLine(r: ScanReport): string {
   return r.verdict === "backdoored"
@@ -65,7 +71,7 @@ export async function scanFigureSvg(r: ScanReport, trigger: HostTrigger): Promis
   const marked = named >= 0 ? named : cheapest;
   const colour = (k: number) =>
     k === marked ? (r.verdict === "backdoored" ? TARGET : CHEAPEST) : OTHER;
-  const b0 = r.bounds[0] ?? 2 / 255;
+  const patch = r.pattern === "patch";
   const line = anomalyLine(cls);
   const cut = line ? line.median - line.scale * r.threshold : null;
 
@@ -89,8 +95,9 @@ export async function scanFigureSvg(r: ScanReport, trigger: HostTrigger): Promis
     text(
       14,
       44,
-      `per-class targeted triggers (${r.pattern} shape): the L∞ bound ε at which each class's ` +
-        `trigger sends the other classes' images to it; a backdoor's target needs far less`,
+      `per-class targeted triggers (${r.pattern} shape): the ${
+        patch ? "mask area" : "L∞ bound ε"
+      } at which each class's trigger sends the other classes' images to it; a backdoor's target needs far less`,
     ),
   );
   if (r.probes.length > 1) {
@@ -108,13 +115,18 @@ export async function scanFigureSvg(r: ScanReport, trigger: HostTrigger): Promis
   const levels = cls.map((c) => c.level);
   let lo = Math.min(0, Math.floor(Math.min(...levels))) - 0.5;
   if (cut !== null && cut - 0.25 < lo) lo = cut - 0.25;
-  const hi = Math.max(r.bounds.length, Math.ceil(Math.max(...levels))) + 0.25;
+  const hi = Math.max((patch ? r.areas : r.bounds).length, Math.ceil(Math.max(...levels))) + 0.25;
   const py = (l: number) => EPS_Y + EPS_H * (1 - (l - lo) / (hi - lo));
-  parts.push(text(PX, EPS_Y - 10, "ε each class's trigger needed (log scale)", ` font-size="13"`));
+  parts.push(text(
+    PX,
+    EPS_Y - 10,
+    `${patch ? "mask area (share of the image)" : "ε"} each class's trigger needed (log scale)`,
+    ` font-size="13"`,
+  ));
   for (let l = Math.ceil(lo); l <= Math.floor(hi); l++) {
     parts.push(
       hline(py(l), "#eee"),
-      text(PX - 4, py(l) + 3, epsAt(b0, l), ` font-size="10" text-anchor="end"`),
+      text(PX - 4, py(l) + 3, costAt(r, l), ` font-size="10" text-anchor="end"`),
     );
   }
   cls.forEach((c, k) => {
@@ -133,7 +145,7 @@ export async function scanFigureSvg(r: ScanReport, trigger: HostTrigger): Promis
   parts.push(text(
     labelX,
     py(m.level) - 5,
-    `${m.name}: ${m.crossed ? "" : "> "}${epsAt(b0, m.level)}`,
+    `${m.name}: ${m.crossed ? "" : "> "}${costAt(r, m.level)}`,
     ` text-anchor="middle" fill="${colour(marked)}"${halo}`,
   ));
   if (line) {
