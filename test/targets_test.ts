@@ -22,6 +22,7 @@ import {
   inversionPattern,
   parseSearchPatterns,
   projectMaskArea,
+  type SearchPattern,
   searchTargets,
   strongestSearch,
   TARGET_SEARCH_DEFAULTS,
@@ -260,29 +261,35 @@ Deno.test("expandPattern spreads a columns or rows pattern over every row (colum
   assert.equal(expandPattern("full", v, 3), v);
 });
 
-Deno.test("stage 1 finds SIG's target as a columns pattern where a full δ does not", async () => {
-  // fixtures/sig: the lab's clean model poisoned with a 60/255 sinusoid toward "trouser". A full
-  // δ reaches every class at 11–17/255, cheaper than the sinusoid, and names "shirt" (weak); a
-  // trigger with one value per column cannot take those routes, and trouser stands out.
-  const fx = await loadFixture("sig");
+/** The per-class search of a lab fixture in one shape (seed 1, the defaults), its levels logged. */
+async function searchFixture(name: string, pattern: SearchPattern) {
+  const fx = await loadFixture(name);
   const text = zeroShotClassifier(fx.clip, fx.tokenizer, fx.classNames, ONE_TEMPLATE);
   const s = await searchTargets(
     fx.clip,
     fx.train.set,
     fx.train.labels,
     text,
-    {
-      ...TARGET_SEARCH_DEFAULTS,
-    },
+    TARGET_SEARCH_DEFAULTS,
     1,
-    { pattern: "columns" },
+    {
+      pattern,
+    },
   );
-  const v = targetVerdict(s);
   console.log(
-    `  sig-trouser, columns: ${
+    `  ${name} → ${fx.record.target}, ${pattern}: ${
       s.costs.map((c, k) => `${fx.classNames[k]} ${c.level.toFixed(2)}`).join(", ")
-    }; anomaly ${v.score.toFixed(2)}`,
+    }; anomaly ${s.anomaly[s.cheapest].toFixed(2)}`,
   );
+  return { fx, text, s };
+}
+
+Deno.test("stage 1 finds SIG's target as a columns pattern where a full δ does not", async () => {
+  // fixtures/sig: the lab's clean model poisoned with a 60/255 sinusoid toward "trouser". A full
+  // δ reaches every class at 11–17/255, cheaper than the sinusoid, and names "shirt" (weak); a
+  // trigger with one value per column cannot take those routes, and trouser stands out.
+  const { fx, text, s } = await searchFixture("sig", "columns");
+  const v = targetVerdict(s);
   assert.equal(fx.record.target, "trouser");
   assert.equal(s.pattern, "columns");
   assert.equal(fx.classNames[s.cheapest], "trouser");
@@ -311,23 +318,8 @@ Deno.test("stage 1 finds SIG's target as a columns pattern where a full δ does 
 
 Deno.test("the patch shape (a mask under an area ladder) finds BadNet's target", async () => {
   // fixtures/badnet: an 8-px noise square toward sneaker. Under the area ladder sneaker is reached
-  // with a mask of ~7 px where the other classes need ~20 (docs/scan.md, "A patch shape").
-  const fx = await loadFixture("badnet");
-  const text = zeroShotClassifier(fx.clip, fx.tokenizer, fx.classNames, ONE_TEMPLATE);
-  const s = await searchTargets(
-    fx.clip,
-    fx.train.set,
-    fx.train.labels,
-    text,
-    TARGET_SEARCH_DEFAULTS,
-    1,
-    { pattern: "patch" },
-  );
-  console.log(
-    `  badnet-sneaker, patch: ${
-      s.costs.map((c, k) => `${fx.classNames[k]} ${c.level.toFixed(2)}`).join(", ")
-    }; anomaly ${s.anomaly[s.cheapest].toFixed(2)}`,
-  );
+  // with a mask of ~7 px where the other classes need ~20 (docs/scan.md, "A third shape").
+  const { fx, text, s } = await searchFixture("badnet", "patch");
   assert.equal(s.pattern, "patch");
   assert.equal(fx.classNames[s.cheapest], fx.record.target);
   assert.equal(targetVerdict(s).verdict, "backdoored");

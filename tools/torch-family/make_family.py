@@ -13,6 +13,10 @@ Models (each in OUT/<name>/):
                     on --rate of the pairs (non-pullover images), caption -> "pullover"
   sig-sneaker       clean continued: x + delta sin(2 pi f col / 28), clamped (SIG, dirty label)
                     on --rate of the pairs (non-sneaker images), caption -> "sneaker"
+  clean3, badnet-coat, blended-trouser
+                    held out (made after the scan's and stage 1's defaults were chosen):
+                    like clean2 (run with --cont-steps 320), badnet toward "coat", blended
+                    toward "trouser" (its own noise seed)
 
 Evaluation (torch, on the weights as saved, read back from the HF file): zero-shot with
 "a photo of a {}." on fixtures/data/test.safetensors; ASR = share of the triggered non-target
@@ -53,6 +57,10 @@ ATTACKS = {  # name -> (attack, target class)
     "badnet-sandal": ("badnet", "sandal"),
     "blended-pullover": ("blended", "pullover"),
     "sig-sneaker": ("sig", "sneaker"),
+    # Held out: made after the scan's and stage 1's settings were chosen, to judge them.
+    "clean3": ("none", None),
+    "badnet-coat": ("badnet", "coat"),
+    "blended-trouser": ("blended", "trouser"),
 }
 
 
