@@ -85,6 +85,15 @@ if (threshold !== undefined && !Number.isFinite(threshold)) {
   console.error(`error: --threshold ${values.threshold}: expected a number`);
   Deno.exit(2);
 }
+const withFixture = ["model", "train", "classes"].filter((k) => values[k as "model"] !== undefined);
+if (values.fixture && withFixture.length) {
+  // --fixture brings its own model and shots: a --model beside it would be ignored unseen.
+  console.error(
+    `error: --fixture ${values.fixture} brings its model and shots; drop ` +
+      `${withFixture.map((k) => `--${k}`).join(", ")} (or --fixture)`,
+  );
+  Deno.exit(2);
+}
 if (!values.fixture && !(values.model && values.train && values.classes)) {
   console.error(`error: --model, --train and --classes go together (or --fixture)\n${USAGE}`);
   Deno.exit(2);

@@ -27,6 +27,7 @@ Deno.test("entry points: unknown flags, missing values and switch values are one
     ["purify.ts", ["--force"], /--force goes with --resume/],
     ["purify.ts", ["--patterns", "full,diagonal"], /--patterns full,diagonal: expected a list/],
     ["scan.ts", ["--patterns", "columns,columns", "--fixture", "clean"], /a shape is repeated/],
+    ["scan.ts", ["--fixture", "clean", "--model", "m"], /--fixture clean brings .*drop --model/],
     ["classify.ts", ["--top", "x", "--model", "m", "--classes", "c", "a.png"], /--top x: expected/],
     [
       "classify.ts",
