@@ -101,9 +101,10 @@ export const TARGET_SEARCH_DEFAULTS: TargetSearchSettings = {
 /** How much L∞ bound one class's targeted trigger needed. */
 export interface ClassCost {
   /**
-   * Rungs above the first bound (log2 of ε/ε₀; for "patch", of the mask area) at which the class's trigger sends `crossing` of
-   * the other classes' images to it, interpolated between rungs on the logit of the share; past
-   * the last rung tried (a lower bound) when it never got there.
+   * Rungs above the first bound (log2 of ε/ε₀; for "patch", of the mask area) at which the
+   * class's trigger sends `crossing` of the other classes' images to it, interpolated between
+   * rungs on the logit of the share; past the last rung tried (a lower bound) when it never got
+   * there.
    */
   level: number;
   /** False when the class never reached `crossing`: its level is only a lower bound. */
