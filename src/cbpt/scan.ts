@@ -103,6 +103,11 @@ export function scanReport(
  * A level of `pattern`'s ladder in its own unit: "ε ≈ 5.7/255" (L∞ bound) or "area ≈ 0.61 %"
  * (the patch's mask, a share of the image); "> …" when never reached.
  */
+/** A level of the "patch" ladder as a share of the image: "0.68 %". */
+export function areaAt(r: Pick<ScanReport, "areas">, level: number): string {
+  return `${+(100 * r.areas[0] * 2 ** level).toPrecision(2)} %`;
+}
+
 export function levelText(
   r: Pick<ScanReport, "bounds" | "areas">,
   pattern: SearchPattern,
@@ -111,7 +116,7 @@ export function levelText(
 ): string {
   const more = crossed ? "" : "> ";
   return pattern === "patch"
-    ? `area ≈ ${more}${+(100 * r.areas[0] * 2 ** level).toPrecision(2)} %`
+    ? `area ≈ ${more}${areaAt(r, level)}`
     : `ε ≈ ${more}${(r.bounds[0] * 255 * 2 ** level).toFixed(1)}/255`;
 }
 

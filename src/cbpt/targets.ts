@@ -312,7 +312,7 @@ export async function searchTargets(
     for (let g = 0; g < active.length; g += group) {
       await optimise(active.slice(g, g + group), bound, label);
     }
-    return await measureShares(active);
+    return await measureShares(active, bound);
   };
 
   /** stepsPerBound Adam steps of the classes' triggers at `bound` (an ε or an area). */
@@ -388,12 +388,12 @@ export async function searchTargets(
       };
 
   /** Each class's share of its evaluation images sent to it (forward only, chunked). */
-  const measureShares = async (active: number[]): Promise<number[]> => {
+  const measureShares = async (active: number[], bound: number): Promise<number[]> => {
     const n = active.reduce((a, c) => a + evalOn[c].length, 0);
     const pix = new Float32Array(n * m);
     let at = 0;
     for (const c of active) {
-      const t = hostTrigger(c, 0);
+      const t = hostTrigger(c, bound);
       for (const i of evalOn[c]) {
         const src = set.pixels.subarray(i * m, (i + 1) * m), dst = pix.subarray(at * m);
         if (t.kind === "additive") {

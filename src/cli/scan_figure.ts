@@ -4,7 +4,7 @@
 // index with the threshold; on the right, the cheapest class's trigger, amplified, with its scale.
 // The verdict is written across the top.
 
-import type { ClassEvidence, ScanReport } from "../cbpt/scan.ts";
+import { areaAt, type ClassEvidence, type ScanReport } from "../cbpt/scan.ts";
 import { niceTicks } from "../cbpt/plot.ts";
 import { type HostTrigger, triggerPicture } from "../cbpt/trigger.ts";
 import { esc, imageTag, scaleNote } from "./figure.ts";
@@ -47,8 +47,7 @@ function epsAt(b0: number, level: number): string {
 
 /** A level in the report's shape's unit: its L∞ bound, or its mask area for "patch". */
 function costAt(r: ScanReport, level: number): string {
-  if (r.pattern !== "patch") return epsAt(r.bounds[0] ?? 2 / 255, level);
-  return `${+(100 * (r.areas?.[0] ?? 2 ** -8) * 2 ** level).toPrecision(2)} %`;
+  return r.pattern === "patch" ? areaAt(r, level) : epsAt(r.bounds[0] ?? 2 / 255, level);
 }
 
 /** The verdict in one line, as the scan's last stderr line says it. */
