@@ -350,7 +350,8 @@ export async function searchTargets(
           opt.zeroGrad();
         });
         if (patch) {
-          // The area bound has no cheap GPU projection; the masks are small (R × R a class).
+          // Projected on the host: the masks are small (R × R a class), and on the GPU the
+          // bisection would be ~30 rounds of dispatches a step (where + a per-class sum).
           const [mask] = await readTensors([delta]);
           for (let j = 0; j < K; j++) {
             projectMaskArea(mask.subarray(j * pm, (j + 1) * pm), bound * P);
