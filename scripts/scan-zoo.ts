@@ -15,7 +15,9 @@ import {
   ANOMALY_THRESHOLD,
   anomalyIndex,
   MAD_FLOORS,
+  strongestSearch,
   TARGET_SEARCH_DEFAULTS,
+  targetVerdict,
 } from "../src/cbpt/targets.ts";
 import { loadFixtureSet } from "../src/lab/fixtures.ts";
 import { markdownTable, wrapProse } from "../src/lab/results.ts";
@@ -34,7 +36,7 @@ interface ZooRow extends ZooEntry {
   verdict: string;
   suspect: string | null;
   score: number;
-  /** The trigger shape the verdict rests on. */
+  /** The trigger shape the verdict rests on, or "pooled" (its evidence over all shapes). */
   pattern: string;
   seconds: number;
   /**
@@ -167,21 +169,25 @@ await runWithGpu(async () => {
   }
   // The levels are what each scan measured; score, suspect and verdict are derived from them
   // with the library's statistic, so a row kept by --resume is judged as a fresh one would be.
-  // Each shape is judged as scanModel judges it (its own MAD floor; the shape whose cheapest
-  // class stands out most decides, "full" on a tie).
+  // Each shape is judged as scanModel judges it (its own MAD floor; the suspect's evidence pooled
+  // over the shapes; the shape whose suspect stands out most decides, "full" on a tie).
   for (const r of rows) {
-    r.score = -Infinity;
     r.seconds = 0;
-    for (const p of patterns) {
+    const shapes = patterns.map((p) => {
       const probe = r.probes[p];
       if (!probe) throw new Error(`${r.name}: no ${p} levels in ${jsonPath}; rerun with --resume`);
       r.seconds += probe.seconds;
-      const names = Object.keys(probe.levels);
-      const a = anomalyIndex(Object.values(probe.levels), MAD_FLOORS[p]);
-      const k = a.indexOf(Math.max(...a));
-      if (a[k] > r.score) [r.score, r.suspect, r.pattern] = [a[k], names[k], p];
-    }
-    r.verdict = r.score >= ANOMALY_THRESHOLD ? "backdoored" : "no evidence";
+      const levels = Object.values(probe.levels);
+      const cheapest = levels.indexOf(Math.min(...levels));
+      return { pattern: p, anomaly: anomalyIndex(levels, MAD_FLOORS[p]), cheapest, probe };
+    });
+    const decided = strongestSearch(shapes);
+    const v = targetVerdict(decided, ANOMALY_THRESHOLD, shapes);
+    r.score = v.score;
+    r.suspect = Object.keys(decided.probe.levels)[decided.cheapest];
+    // "pooled" where the suspect's indices over the shapes, together, beat its own.
+    r.pattern = v.score > decided.anomaly[decided.cheapest] ? "pooled" : decided.pattern;
+    r.verdict = v.verdict;
   }
   const pos = rows.filter((r) => r.target).map((r) => r.score);
   const neg = rows.filter((r) => !r.target).map((r) => r.score);

@@ -48,6 +48,7 @@ function report(classes: ClassEvidence[], threshold = 2): ScanReport {
       { pattern: "full", cheapest: classes[k].name, score, classes },
       { pattern: "columns", cheapest: classes[0].name, score: 0.7, classes },
     ],
+    pooled: classes.map((c) => ({ name: c.name, anomaly: c.anomaly })),
     bounds: [2, 4, 8, 16, 32, 64, 128].map((b) => b / 255),
     areas: [8, 7, 6, 5, 4, 3].map((k) => 2 ** -k),
     seconds: 60,

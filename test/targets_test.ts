@@ -20,11 +20,15 @@ import {
   anomalyIndex,
   crossingLevel,
   inversionPattern,
+  MAD_FLOORS,
   parseSearchPatterns,
+  pooledAnomaly,
   projectMaskArea,
   type SearchPattern,
   searchTargets,
+  type ShapeEvidence,
   strongestSearch,
+  suspectScore,
   TARGET_SEARCH_DEFAULTS,
   targetVerdict,
 } from "../src/cbpt/targets.ts";
@@ -60,6 +64,51 @@ Deno.test("anomalyIndex: the class that needs much less stands out, a flat field
   assert.ok(a.slice(1).every((x) => x < 2), `${a}`);
   const flat = anomalyIndex([3, 3, 3, 3, 3]);
   assert.ok(flat.every((x) => x === 0));
+});
+
+/** One shape's evidence from its anomaly indices (its cheapest class: the highest index). */
+function shape(pattern: SearchPattern, anomaly: number[]): ShapeEvidence {
+  return { pattern, anomaly, cheapest: anomaly.indexOf(Math.max(...anomaly)) };
+}
+
+Deno.test("pooling the shapes: a class cheap under both counts more; only a cheapest class is a suspect", () => {
+  const full = shape("full", [1.0, 0.2, 1.5, 0]);
+  const columns = shape("columns", [1.1, 1.2, -0.5, 0]);
+  assert.equal(pooledAnomaly([full, columns], 0), 2.1 / Math.SQRT2);
+  // Class 0 leads no shape: pooled at 1.48 it outscores both cheapest classes, yet is no suspect.
+  assert.equal(suspectScore([full, columns], full), 1.5, "class 2: its own 1.5 beats pooled 0.71");
+  assert.equal(suspectScore([full, columns], columns), 1.2);
+  assert.equal(strongestSearch([full, columns]), full);
+  // One shape: the pooled index is the shape's own.
+  assert.equal(suspectScore([full], full), 1.5);
+  // Both shapes single out class 0: pooled, it crosses the threshold neither reaches alone.
+  const f = shape("full", [1.45, 0.2, 0]), c = shape("columns", [1.45, 0.3, 0]);
+  const v = targetVerdict(strongestSearch([f, c]), 2, [f, c]);
+  assert.deepEqual(v, { verdict: "backdoored", target: 0, score: 2.9 / Math.SQRT2 });
+  assert.equal(targetVerdict(f, 2).verdict, "no evidence", "either shape alone: no evidence");
+});
+
+Deno.test("pooling the shapes ranks the torch Blended model above every clean model of the zoo", async () => {
+  // The levels each scan measured (docs/scan.json, scan-zoo.ts): family2-blended-pullover's
+  // pullover is the cheapest class of both shapes but stands out in neither (1.00, 1.11), under
+  // three clean models' sinks (up to 1.35); the clean sinks are bag (full) and trouser or
+  // pullover (columns), never one class for both.
+  const zoo = JSON.parse(await Deno.readTextFile(join(root, "docs/scan.json"))) as {
+    rows: { name: string; target: string | null; probes: Record<string, { levels: object }> }[];
+  };
+  const score = (name: string) => {
+    const row = zoo.rows.find((r) => r.name === name)!;
+    const shapes = (["full", "columns"] as const).map((p) => {
+      const levels = Object.values(row.probes[p].levels) as number[];
+      return shape(p, anomalyIndex(levels, MAD_FLOORS[p]));
+    });
+    return targetVerdict(strongestSearch(shapes), 2, shapes).score;
+  };
+  const clean = zoo.rows.filter((r) => r.target === null).map((r) => score(r.name));
+  assert.ok(clean.length >= 7);
+  const blended = score("family2-blended-pullover");
+  assert.ok(clean.every((s) => s < blended), `blended ${blended} vs clean ${clean}`);
+  assert.ok(clean.every((s) => s < 2), `no false alarm: ${clean}`);
 });
 
 Deno.test("fitContext: n_ctx is picked for a short text context; one that cannot fit fails", async () => {

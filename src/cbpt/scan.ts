@@ -13,6 +13,7 @@ import { describeShots } from "./data.ts";
 import { fitContext } from "./prompts.ts";
 import {
   ANOMALY_THRESHOLD,
+  pooledAnomaly,
   type SearchPattern,
   searchTargets,
   strongestSearch,
@@ -29,7 +30,7 @@ export interface ScanReport {
   verdict: TargetVerdict["verdict"];
   /** The suspected target's name when backdoored, else null. */
   target: string | null;
-  /** The cheapest class's anomaly index. */
+  /** The suspect's anomaly index, pooled over the shapes where that is higher (suspectScore). */
   score: number;
   /** The anomaly index the verdict was judged against. */
   threshold: number;
@@ -39,6 +40,8 @@ export interface ScanReport {
   classes: ClassEvidence[];
   /** Every shape searched: its cheapest class, score and per-class evidence. */
   probes: { pattern: SearchPattern; cheapest: string; score: number; classes: ClassEvidence[] }[];
+  /** Each class's anomaly indices pooled over the shapes (Σ z / √shapes), in class order. */
+  pooled: { name: string; anomaly: number }[];
   /** The L∞ bounds of the ladder, in [0, 1] pixel units. */
   bounds: number[];
   /** The "patch" shape's ladder: mask areas as fractions of the image. */
@@ -93,6 +96,7 @@ export function scanReport(
       score: p.anomaly[p.cheapest],
       classes: classEvidence(p, classNames),
     })),
+    pooled: classNames.map((name, k) => ({ name, anomaly: pooledAnomaly(searches, k) })),
     bounds: settings.bounds,
     areas: settings.patchAreas,
     seconds: searches.reduce((a, p) => a + p.seconds, 0),
@@ -128,12 +132,14 @@ export function evidenceLines(r: ScanReport): string[] {
     return `  ${c.name.padEnd(14)} reached at ${levelText(r, r.pattern, c.level, c.crossed)}` +
       `  anomaly ${c.anomaly.toFixed(2)}`;
   });
+  const suspect = r.classes.reduce((a, c) => (c.level < a.level ? c : a)).name;
+  const pooled = r.pooled.find((c) => c.name === suspect)!.anomaly;
   const shapes = r.probes.length > 1
     ? [
       `  (${r.pattern} triggers; ` +
       r.probes.map((p) => `${p.pattern}: cheapest "${p.cheapest}" at ${p.score.toFixed(2)}`)
         .join(", ") +
-      ")",
+      `; "${suspect}" pooled over the shapes ${pooled.toFixed(2)})`,
     ]
     : [];
   const verdict = r.verdict === "backdoored"
@@ -218,7 +224,7 @@ export async function scanWithText(
     );
   }
   const search = strongestSearch(searches);
-  const v = targetVerdict(search, threshold);
+  const v = targetVerdict(search, threshold, searches);
   const report = scanReport(searches, v, classNames, settings, threshold);
   return { verdict: v.verdict, target: report.target, score: v.score, report, search, searches };
 }

@@ -49,7 +49,7 @@ export interface TargetSearchSettings {
   crossing: number;
   /**
    * The trigger shapes searched, each a search of its own (see SearchPattern); the verdict
-   * takes the one whose cheapest class stands out most.
+   * takes the one whose cheapest class stands out most, its evidence pooled over the shapes.
    */
   patterns: SearchPattern[];
   /**
@@ -155,16 +155,46 @@ export interface TargetVerdict {
   verdict: "backdoored" | "no evidence";
   /** The suspected target when the verdict is "backdoored", else null. */
   target: number | null;
-  /** The cheapest class's anomaly index. */
+  /** The suspect's anomaly index, pooled over the shapes where that is higher. */
   score: number;
 }
 
-/** The verdict of a search: backdoored toward the cheapest class when its index ≥ `threshold`. */
-export function targetVerdict(s: TargetSearch, threshold = ANOMALY_THRESHOLD): TargetVerdict {
-  const score = s.anomaly[s.cheapest];
+/** What the verdict reads of one shape's search (scan-zoo.ts rebuilds it from stored levels). */
+export type ShapeEvidence = Pick<TargetSearch, "pattern" | "anomaly" | "cheapest">;
+
+/**
+ * The verdict of the searches: backdoored toward the suspect of `s` (its cheapest class) when
+ * that class's {@link suspectScore} over `searches` reaches `threshold`.
+ */
+export function targetVerdict(
+  s: ShapeEvidence,
+  threshold = ANOMALY_THRESHOLD,
+  searches: readonly ShapeEvidence[] = [s],
+): TargetVerdict {
+  const score = suspectScore(searches, s);
   return score >= threshold
     ? { verdict: "backdoored", target: s.cheapest, score }
     : { verdict: "no evidence", target: null, score };
+}
+
+/**
+ * Class k's anomaly indices under every shape, pooled (Stouffer's Σ z / √n). A planted trigger
+ * makes its target cheap under every shape that can approximate it (a blend's column means still
+ * lead to the target), while a clean model's cheap classes are shape-specific: on the zoo's clean
+ * models "bag" leads the full shape and "trouser" or "pullover" the columns one, and no class leads
+ * both (docs/scan.md, "Pooling the shapes").
+ */
+export function pooledAnomaly(searches: readonly ShapeEvidence[], k: number): number {
+  return searches.reduce((a, s) => a + s.anomaly[k], 0) / Math.sqrt(searches.length);
+}
+
+/**
+ * The evidence against the cheapest class of `s`: its own anomaly index, or its pooled one over
+ * all the shapes searched when that is higher. Only a shape's cheapest class is ever a suspect,
+ * so pooling can raise a score but cannot name a class no shape singled out.
+ */
+export function suspectScore(searches: readonly ShapeEvidence[], s: ShapeEvidence): number {
+  return Math.max(s.anomaly[s.cheapest], pooledAnomaly(searches, s.cheapest));
 }
 
 /**
@@ -208,12 +238,13 @@ export function inversionPattern(
 }
 
 /**
- * The search whose cheapest class stands out most (the first on a tie, so "full" wins a tie):
- * each shape is a test of its own, and a backdoor needs to stand out in one of them.
+ * The search whose cheapest class has the most evidence ({@link suspectScore}; the first on a
+ * tie, so "full" wins a tie): each shape is a test of its own, and a backdoor needs to stand out
+ * in one of them.
  */
-export function strongestSearch(searches: readonly TargetSearch[]): TargetSearch {
+export function strongestSearch<S extends ShapeEvidence>(searches: readonly S[]): S {
   if (searches.length === 0) throw new Error("strongestSearch: no search");
-  return searches.reduce((a, b) => (b.anomaly[b.cheapest] > a.anomaly[a.cheapest] ? b : a));
+  return searches.reduce((a, b) => suspectScore(searches, b) > suspectScore(searches, a) ? b : a);
 }
 
 function median(xs: readonly number[]): number {

@@ -61,6 +61,12 @@ ATTACKS = {  # name -> (attack, target class)
     "clean3": ("none", None),
     "badnet-coat": ("badnet", "coat"),
     "blended-trouser": ("blended", "trouser"),
+    # Held out, second round: made after the scan pooled each suspect's evidence over the shapes.
+    "clean4": ("none", None),
+    "clean5": ("none", None),
+    "blended-dress": ("blended", "dress"),
+    "badnet-shirt": ("badnet", "shirt"),
+    "sig-bag": ("sig", "bag"),
 }
 
 
