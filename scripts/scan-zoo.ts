@@ -30,12 +30,16 @@ interface ZooEntry {
   /** The attacker's class, or null for a clean model. */
   target: string | null;
   made: string;
+  /** Made after the statistic was fixed, to judge it: 1 (before pooling the shapes), 2 (after). */
+  heldOut?: number;
 }
 
 interface ZooRow extends ZooEntry {
   verdict: string;
   suspect: string | null;
   score: number;
+  /** The highest of the shapes' own scores (the statistic before pooling). */
+  unpooled?: number;
   /** The trigger shape the verdict rests on, or "pooled" (its evidence over all shapes). */
   pattern: string;
   seconds: number;
@@ -120,6 +124,8 @@ await runWithGpu(async () => {
   const rows: ZooRow[] = values.resume
     ? (JSON.parse(await Deno.readTextFile(jsonPath)).rows as ZooRow[])
       .filter((r) => zoo.some((z) => z.name === r.name)).map(upgradeRow)
+      // zoo.json is the truth of how each model was made: a kept row takes its fields anew.
+      .map((r) => ({ ...r, ...zoo.find((z) => z.name === r.name)! }))
     : [];
   const patterns = TARGET_SEARCH_DEFAULTS.patterns;
   for (const z of zoo.filter((z) => !only || only.includes(z.name))) {
@@ -184,6 +190,9 @@ await runWithGpu(async () => {
     const decided = strongestSearch(shapes);
     const v = targetVerdict(decided, ANOMALY_THRESHOLD, shapes);
     r.score = v.score;
+    // The score before the shapes were pooled (each shape's cheapest class on its own), kept
+    // beside it so the table shows what pooling changed.
+    r.unpooled = Math.max(...shapes.map((s) => s.anomaly[s.cheapest]));
     r.suspect = Object.keys(decided.probe.levels)[decided.cheapest];
     // "pooled" where the suspect's indices over the shapes, together, beat its own.
     r.pattern = v.score > decided.anomaly[decided.cheapest] ? "pooled" : decided.pattern;
@@ -198,6 +207,28 @@ await runWithGpu(async () => {
     backdoored: pos.length,
     clean: neg.length,
     auroc: pos.length && neg.length ? auroc(pos, neg) : null,
+    auroc_unpooled: pos.length && neg.length
+      ? auroc(
+        rows.filter((r) => r.target).map((r) => r.unpooled!),
+        rows.filter((r) => !r.target).map((r) => r.unpooled!),
+      )
+      : null,
+    // Each held-out round on its own: its backdoored models against its clean ones.
+    held_out: [...new Set(rows.flatMap((r) => (r.heldOut ? [r.heldOut] : [])))].sort().map(
+      (round) => {
+        const of = rows.filter((r) => r.heldOut === round);
+        const p = of.filter((r) => r.target).map((r) => r.score);
+        const n = of.filter((r) => !r.target).map((r) => r.score);
+        return {
+          round,
+          backdoored: p.length,
+          clean: n.length,
+          detected: of.filter((r) => r.target && r.verdict === "backdoored").length,
+          false_alarms: of.filter((r) => !r.target && r.verdict === "backdoored").length,
+          auroc: p.length && n.length ? auroc(p, n) : null,
+        };
+      },
+    ),
     threshold: ANOMALY_THRESHOLD,
     verdict_accuracy: correct / rows.length,
     false_alarms: rows.filter((r) => !r.target && r.verdict === "backdoored").length,
@@ -211,7 +242,18 @@ await runWithGpu(async () => {
   await writeAtomic(jsonPath, JSON.stringify({ summary, rows }, null, 2) + "\n");
   if (only) return; // a partial run does not rewrite docs/scan.md
   const table = markdownTable(
-    ["model", "family", "made", "truth", "verdict", "cheapest class", "shape", "score", "s"],
+    [
+      "model",
+      "family",
+      "made",
+      "truth",
+      "verdict",
+      "cheapest class",
+      "shape",
+      "score",
+      "unpooled",
+      "s",
+    ],
     rows.map((r) => [
       r.name,
       r.family,
@@ -221,6 +263,7 @@ await runWithGpu(async () => {
       r.suspect ?? "",
       r.pattern,
       r.score.toFixed(2),
+      r.unpooled!.toFixed(2),
       r.seconds.toFixed(0),
     ]),
   );
@@ -239,7 +282,14 @@ await runWithGpu(async () => {
         `${summary.false_alarms} false alarms; target named right on ${
           pct(summary.target_accuracy)
         } ` +
-        `of the backdoored models; median ${summary.seconds_median.toFixed(0)} s a model.`,
+        `of the backdoored models; median ${summary.seconds_median.toFixed(0)} s a model. ` +
+        `Before pooling the shapes (the "unpooled" column) the AUROC is ` +
+        `${summary.auroc_unpooled?.toFixed(3)}. ` +
+        summary.held_out.map((h) =>
+          `Held-out round ${h.round} alone (${h.backdoored} backdoored, ${h.clean} clean): ` +
+          `AUROC ${h.auroc?.toFixed(3)}, ${h.detected}/${h.backdoored} detected, ` +
+          `${h.false_alarms} false alarms.`
+        ).join(" "),
     ),
     "",
     "![ROC](scan-roc.png)",

@@ -144,13 +144,19 @@ await runWithGpu(async () => {
       join(out, "report.json"),
       JSON.stringify({ model, seed, shots_total: train.set.n, ...r.report }, null, 2) + "\n",
     );
-    // Every shape's evidence; the verdict's shape is the report's `pattern`.
+    // Every shape's evidence, then (with two shapes or more) each class's anomaly pooled over
+    // them; the verdict's shape is the report's `pattern`.
     const rows = r.report.probes.flatMap((p) =>
       p.classes.map((c) =>
         [p.pattern, JSON.stringify(c.name), c.level.toFixed(4), c.crossed, c.anomaly.toFixed(4)]
           .join(",")
       )
     );
+    if (r.report.probes.length > 1) {
+      for (const c of r.report.pooled) {
+        rows.push(["pooled", JSON.stringify(c.name), "", "", c.anomaly.toFixed(4)].join(","));
+      }
+    }
     await writeAtomic(
       join(out, "evidence.csv"),
       ["pattern,class,level,crossed,anomaly", ...rows].join("\n") + "\n",

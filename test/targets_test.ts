@@ -389,6 +389,7 @@ Deno.test("the patch shape (a mask under an area ladder) finds BadNet's target",
 });
 
 Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward sneaker on BadNet", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "antidote-scan-" });
   for (
     const [fixture, verdict, target] of [["clean", "no evidence", null], [
       "badnet",
@@ -406,7 +407,7 @@ Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward snea
         "--fixture",
         fixture!,
         "--json",
-        ...(fixture === "badnet" ? ["--patterns", "full"] : []),
+        ...(fixture === "badnet" ? ["--patterns", "full"] : ["--out", outDir]),
       ],
       stdout: "piped",
       stderr: "piped",
@@ -418,7 +419,16 @@ Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward snea
     assert.equal(r.verdict, verdict, stderr);
     assert.equal(r.target, target);
     assert.match(stderr, /reached at ε ≈/);
+    if (fixture !== "clean") continue;
+    // Two shapes: the pooled index of every class is in report.json and evidence.csv.
+    const report = JSON.parse(await Deno.readTextFile(join(outDir, "report.json")));
+    assert.equal(report.pooled.length, 10);
+    assert.ok(report.pooled.every((c: { anomaly: number }) => Number.isFinite(c.anomaly)));
+    const csv = (await Deno.readTextFile(join(outDir, "evidence.csv"))).trim().split("\n");
+    assert.equal(csv.filter((l) => l.startsWith("pooled,")).length, 10);
+    assert.match(stderr, /pooled over the shapes/);
   }
+  await Deno.remove(outDir, { recursive: true });
 });
 
 Deno.test("recipe: a quarter of each class is held out; the pick keeps CA and lowers ASR", () => {
