@@ -179,10 +179,10 @@ export function targetVerdict(
 
 /**
  * Class k's anomaly indices under every shape, pooled (Stouffer's Σ z / √n). A planted trigger
- * makes its target cheap under every shape that can approximate it (a blend's column means still
- * lead to the target), while a clean model's cheap classes are shape-specific: on the zoo's clean
- * models "bag" leads the full shape and "trouser" or "pullover" the columns one, and no class leads
- * both (docs/scan.md, "Pooling the shapes").
+ * tends to make its target cheap under every shape that can approximate it (a blend's column means
+ * still lead to the target), while a clean model's cheap classes tend to be shape-specific: on the
+ * eleven clean models of the zoo no class is the cheapest of both shapes (docs/scan.md, "Pooling
+ * the shapes", with the held-out round that judged it).
  */
 export function pooledAnomaly(searches: readonly ShapeEvidence[], k: number): number {
   return searches.reduce((a, s) => a + s.anomaly[k], 0) / Math.sqrt(searches.length);
