@@ -391,6 +391,14 @@ Deno.test("the patch shape (a mask under an area ladder) finds BadNet's target",
 
 Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward sneaker on BadNet", async () => {
   const outDir = await Deno.makeTempDir({ prefix: "antidote-scan-" });
+  try {
+    await scanBoth(outDir);
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});
+
+async function scanBoth(outDir: string) {
   for (
     const [fixture, verdict, target] of [["clean", "no evidence", null], [
       "badnet",
@@ -425,12 +433,18 @@ Deno.test("scan.ts: no evidence on the lab's clean model, backdoored toward snea
     const report = JSON.parse(await Deno.readTextFile(join(outDir, "report.json")));
     assert.equal(report.pooled.length, 10);
     assert.ok(report.pooled.every((c: { anomaly: number }) => Number.isFinite(c.anomaly)));
+    // Each class's pooled index is its shapes' indices summed over √2, as report.json has them.
+    type Probe = { classes: { name: string; anomaly: number }[] };
+    for (const c of report.pooled as { name: string; anomaly: number }[]) {
+      const z = (report.probes as Probe[]).map((p) => p.classes.find((k) => k.name === c.name)!);
+      const want = (z[0].anomaly + z[1].anomaly) / Math.SQRT2;
+      assert.ok(Math.abs(c.anomaly - want) < 1e-9, `${c.name}: ${c.anomaly} vs ${want}`);
+    }
     const csv = (await Deno.readTextFile(join(outDir, "evidence.csv"))).trim().split("\n");
     assert.equal(csv.filter((l) => l.startsWith("pooled,")).length, 10);
     assert.match(stderr, /pooled over the shapes/);
   }
-  await Deno.remove(outDir, { recursive: true });
-});
+}
 
 Deno.test("recipe: a quarter of each class is held out; the pick keeps CA and lowers ASR", () => {
   const labels = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2];
