@@ -3,7 +3,9 @@
 // made by scripts/make-random-clip.ts. Also the pool's high-water mark and the largest binding.
 //
 // Usage: deno run -A bench/clip.ts [--arch ViT-B/32|RN50|...] [--images 4] [--prompts 10] [--json]
-//        [--model DIR] [--seconds 2] [--dtype f16|f32] [--half on|off]
+//        [--model DIR] [--seconds 2] [--dtype f16|f32] [--half on|off] [--profile [--top 12]]
+// --profile: after timing a case, its dispatches of one call are captured and replayed grouped by
+// kernel name (src/gpu/replay.ts), so each kernel's share of the call shows (stderr).
 // The random checkpoint holds f16 values by default, as OpenAI's released weights do, so frozen
 // linear weights run on the f16-pair kernel (same results); `--half off` keeps them on f32 loads
 // and `--dtype f32` makes weights that f16 cannot hold (the path of f32-trained checkpoints).
@@ -23,7 +25,8 @@ import {
   tidy,
 } from "../mod.ts";
 import { makeRandomClip } from "../src/clip/random.ts";
-import { rt } from "../src/gpu/runtime.ts";
+import { type CapturedDispatch, rt } from "../src/gpu/runtime.ts";
+import { replayByKernel } from "../src/gpu/replay.ts";
 
 const { values } = parseFlags({
   args: Deno.args,
@@ -38,6 +41,8 @@ const { values } = parseFlags({
     only: { type: "string" },
     dtype: { type: "string", default: "f16" },
     half: { type: "string", default: "on" },
+    profile: { type: "boolean" },
+    top: { type: "string", default: "12" },
   },
 });
 
@@ -158,6 +163,29 @@ await runWithGpu(async () => {
           `${row.largest_binding_mib.toFixed(1).padStart(10)} (limit ${row.binding_limit_mib})`,
       );
     }
+    if (values.profile) await profile(what, step, perCall);
   }
   clip.dispose();
 });
+
+/** Each kernel's share of one call of `step`, replayed (stderr). */
+async function profile(what: string, step: () => void, perCall: number): Promise<void> {
+  const captured: CapturedDispatch[] = rt().capture = [];
+  try {
+    step();
+  } finally {
+    rt().capture = null;
+  }
+  const times = await replayByKernel(rt(), captured);
+  const total = times.reduce((a, t) => a + t.seconds, 0);
+  console.error(
+    `# ${what}: ${captured.length} dispatches; replayed ${(1000 * total).toFixed(1)} ms ` +
+      `against ${(1000 * perCall).toFixed(1)} ms measured per call`,
+  );
+  for (const t of times.slice(0, Number(values.top))) {
+    console.error(
+      `  ${t.name.padEnd(44)} ${String(t.dispatches).padStart(5)} × ` +
+        `${(1000 * t.seconds).toFixed(2).padStart(9)} ms  ${(100 * t.seconds / total).toFixed(1)} %`,
+    );
+  }
+}

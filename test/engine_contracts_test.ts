@@ -243,6 +243,7 @@ const SAMPLE_ARGS: Record<string, unknown[][]> = {
   unaryForward: Object.keys(UNARY).map((n) => [n]),
   unaryBackward: Object.keys(UNARY).map((n) => [n]),
   binary: [["add", false], ["add", true]],
+  binary4: [["add", false], ["mul", true]],
   softmaxForward: [[false], [true]],
   softmaxBackward: [[false], [true]],
   tiledMatmul: [[{ TM: 16, TN: 32, WG: 16 }], [{ TM: 26, TN: 24, WG: 16 }, true]],

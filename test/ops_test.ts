@@ -3,9 +3,12 @@
 // Tolerances: forward atol 1e-5 + rtol 1e-4 unless stated; gradients atol 2e-4 + rtol 2e-3
 // (f32 on the GPU against f64 differences), looser where a case says why.
 
+import assert from "node:assert/strict";
 import * as ops from "../mod.ts";
 import { initGpu, Tensor } from "../mod.ts";
 import { record } from "../src/autograd/tensor.ts";
+import { coalesceAxes, vec4Axes } from "../src/autograd/ops/prims.ts";
+import { rt } from "../src/gpu/runtime.ts";
 import { checkOp, type OpCase } from "./gradcheck.ts";
 import * as R from "./reference.ts";
 import type { Rng } from "./helpers.ts";
@@ -83,6 +86,12 @@ const shapePairs: [number[], number[]][] = [
   [[2, 3, 7], [3, 1]],
   [[1], [7, 13]],
   [[], [5]],
+  // Innermost axes a multiple of 4: the vec4 kernels (a bias over rows; same shapes; axes merged).
+  [[6, 8], [8]],
+  [[5, 12], [5, 12]],
+  [[2, 3, 8], [3, 8]],
+  // A column broadcast along the innermost axis stays on the scalar kernel.
+  [[3, 8], [3, 1]],
 ];
 for (const [name, f, g] of binaries) {
   for (const [sa, sb] of shapePairs) {
@@ -275,6 +284,68 @@ test({
   gpu: (a, b, c) => ops.concat([a, b, c], 1),
   ref: (a, b, c) => R.concat([a, b, c], 1),
 });
+// Copies whose innermost axis is contiguous on both sides run four words at a time.
+test({
+  name: "permute heads [2, 5, 3, 4, 8] → [3, 2, 4, 5, 8] (vec4 copy)",
+  inputs: [{ shape: [2, 5, 3, 4, 8] }],
+  gpu: (x) => ops.permute(x, [2, 0, 3, 1, 4]),
+  ref: (x) => R.permute(x, [2, 0, 3, 1, 4]),
+});
+test({
+  name: "slice axis 1 [4:12) of [3, 16, 4] (vec4 copy at an offset)",
+  inputs: [{ shape: [3, 16, 4] }],
+  gpu: (x) => ops.slice(x, 1, 4, 12),
+  ref: (x) => R.slice(x, 1, 4, 12),
+});
+test({
+  name: "slice axis 2 [1:9) of [3, 2, 12] (an offset off the vec4 grid)",
+  inputs: [{ shape: [3, 2, 12] }],
+  gpu: (x) => ops.slice(x, 2, 1, 9),
+  ref: (x) => R.slice(x, 2, 1, 9),
+});
+test({
+  name: "concat axis 1 of [2, 4], [2, 8], [2, 2] (vec4 and scalar parts)",
+  inputs: [{ shape: [2, 4] }, { shape: [2, 8] }, { shape: [2, 2] }],
+  gpu: (a, b, c) => ops.concat([a, b, c], 1),
+  ref: (a, b, c) => R.concat([a, b, c], 1),
+});
+Deno.test("coalesceAxes and vec4Axes: merged where every operand allows, vec4 where aligned", () => {
+  // A bias [8] over [2, 3, 8]: the two outer axes merge, and the inner one reads whole vec4s.
+  const bias = coalesceAxes([2, 3, 8], [[24, 8, 1], [0, 0, 1]]);
+  assert.deepEqual(bias, { shape: [6, 8], strides: [[8, 1], [0, 1]] });
+  assert.deepEqual(vec4Axes(bias.shape, bias.strides), {
+    shape: [6, 2],
+    strides: [[2, 1], [0, 1]],
+    offsets: [],
+  });
+  // A permute's axes do not merge; size-1 axes go; nothing left is one element.
+  assert.deepEqual(coalesceAxes([3, 1, 4], [[1, 0, 3], [4, 4, 1]]), {
+    shape: [3, 4],
+    strides: [[1, 3], [4, 1]],
+  });
+  assert.deepEqual(coalesceAxes([1, 1], [[0, 0]]), { shape: [1], strides: [[0]] });
+  // Not vec4: an innermost axis of 6, a transposed read, an offset or stride off the grid.
+  assert.equal(vec4Axes([2, 6], [[6, 1]]), null);
+  assert.equal(vec4Axes([3, 4], [[1, 3], [4, 1]]), null);
+  assert.equal(vec4Axes([2, 8], [[8, 1], [8, 1]], [0, 2]), null);
+  assert.equal(vec4Axes([2, 8], [[10, 1], [8, 1]]), null);
+});
+Deno.test("the vec4 kernels are the ones dispatched for aligned adds and copies", () => {
+  const a = Tensor.from(new Float32Array(48).map((_, i) => i), [6, 8]);
+  const b = Tensor.from(new Float32Array(8).fill(1), [8]);
+  const trace: string[] = rt().trace = [];
+  try {
+    ops.add(a, b).dispose();
+    ops.transpose(a).dispose();
+    ops.permute(ops.reshape(a, [6, 2, 4]), [1, 0, 2]).dispose();
+  } finally {
+    rt().trace = null;
+  }
+  assert.deepEqual(trace, ["add.bcast4", "strided_copy", "strided_copy4"]);
+  a.dispose();
+  b.dispose();
+});
+
 test({
   name: "broadcastTo [1, 77] → [7, 77]",
   inputs: [{ shape: [1, 77] }],

@@ -34,7 +34,9 @@ Deno.test("one pipeline per kernel variant, whatever the shapes", async () => {
       const a = Tensor.from(new Float32Array(n).fill(1), [n]);
       return add(exp(a), a);
     });
+  // Two variants per op: sizes that are a multiple of 4 take the vec4 kernel.
   run(5).dispose();
+  run(8).dispose();
   const count = rt().pipelineCount;
   for (const n of [7, 77, 513, 4096]) run(n).dispose();
   assert.equal(rt().pipelineCount, count);

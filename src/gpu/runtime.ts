@@ -48,6 +48,15 @@ export interface BufferRef {
   float?: boolean;
 }
 
+/** One dispatch as encoded, kept so that a profiler can replay and time it on its own. */
+export interface CapturedDispatch {
+  kernel: Kernel;
+  buffers: readonly BufferRef[];
+  grid: [number, number, number];
+  /** The uniform slot's bytes (the arena is reused after each submit). */
+  uniforms: Uint8Array<ArrayBuffer>;
+}
+
 export interface ReadRegion {
   buffer: GPUBuffer;
   offset?: number;
@@ -71,6 +80,8 @@ export class Runtime {
   largestBinding = 0;
   /** When set, each dispatch's kernel name is recorded (for profiles and debugging). */
   trace: string[] | null = null;
+  /** When set, each dispatch is recorded whole (bench/clip.ts --profile replays them). */
+  capture: CapturedDispatch[] | null = null;
   /** Called after each dispatch with the buffers the kernel may write (NaN checks). */
   afterDispatch: ((kernel: Kernel, written: BufferRef[]) => void) | null = null;
 
@@ -191,6 +202,12 @@ export class Runtime {
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
     this.trace?.push(kernel.name);
+    this.capture?.push({
+      kernel: kernel as unknown as Kernel,
+      buffers: [...buffers],
+      grid: [x, y, z],
+      uniforms: new Uint8Array(this.#arenaCpu.slice(base, base + UNIFORM_SLOT)),
+    });
     if (this.afterDispatch) {
       this.afterDispatch(kernel, buffers.filter((_, i) => kernel.bindings[i] === "rw"));
     }

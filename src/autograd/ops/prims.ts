@@ -3,7 +3,15 @@
 // launch.ts it sees tensors structurally, so tensor.ts imports it without a cycle.
 
 import { MAX_RANK } from "../../gpu/shaders/common.ts";
-import { binary, type BinaryName, fill, stridedCopy } from "../../gpu/shaders/elementwise.ts";
+import {
+  binary,
+  binary4,
+  type BinaryName,
+  fill,
+  stridedCopy,
+  stridedCopy4,
+  VEC4_BINARY,
+} from "../../gpu/shaders/elementwise.ts";
 import { sumAxis } from "../../gpu/shaders/reduce.ts";
 import { broadcastStrides, sameShape, type Shape, sizeOf, splitAt } from "../shape.ts";
 import { type Bound, grid1d, kernel, launch } from "./launch.ts";
@@ -20,6 +28,52 @@ export function fillInto<T extends Bound>(t: T, value: number): T {
   return t;
 }
 
+/**
+ * The same index space with fewer axes: size-1 axes dropped, and neighbours merged wherever every
+ * operand's strides allow it (outer stride = inner stride × inner size). Each axis of a strided
+ * kernel costs an integer division per element, the dearest thing it does on a CPU adapter.
+ */
+export function coalesceAxes(
+  shape: Shape,
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [], outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k][last] === s[d] * shape[d])) {
+      outShape[last] *= shape[d];
+      strides.forEach((s, k) => outStrides[k][last] = s[d]);
+    } else {
+      outShape.push(shape[d]);
+      strides.forEach((s, k) => outStrides[k].push(s[d]));
+    }
+  }
+  if (outShape.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
+ * The index space in vec4s, when every operand reads its innermost axis contiguously and whole
+ * vec4s at a time (that axis a multiple of 4; every other stride and offset too); else null.
+ */
+export function vec4Axes(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  offsets: readonly number[] = [],
+): { shape: number[]; strides: number[][]; offsets: number[] } | null {
+  const r = shape.length;
+  if (shape[r - 1] % 4 !== 0) return null;
+  const aligned = (s: readonly number[]) =>
+    s[r - 1] === 1 && s.slice(0, -1).every((x) => x % 4 === 0);
+  if (!strides.every(aligned) || !offsets.every((o) => o % 4 === 0)) return null;
+  return {
+    shape: [...shape.slice(0, -1), shape[r - 1] / 4],
+    strides: strides.map((s) => [...s.slice(0, -1).map((x) => x / 4), 1]),
+    offsets: offsets.map((o) => o / 4),
+  };
+}
+
 /** dst[dstOff + idx·dstStrides] = src[srcOff + idx·srcStrides] over every idx of `shape`. */
 export function copyStrided(
   src: Bound,
@@ -33,14 +87,21 @@ export function copyStrided(
   if (shape.length > MAX_RANK) throw new Error(`rank ${shape.length} > ${MAX_RANK} unsupported`);
   const n = sizeOf(shape);
   if (n === 0) return;
-  launch(kernel("strided_copy", stridedCopy), [src, dst], grid1d(n), {
-    n,
-    rank: shape.length,
-    srcOff,
-    dstOff,
-    shape: shapeField(shape),
-    sa: srcStrides,
-    sb: dstStrides,
+  const c = coalesceAxes(shape, [srcStrides, dstStrides]);
+  const v = vec4Axes(c.shape, c.strides, [srcOff, dstOff]);
+  const [sh, [sa, sb], [so, dOff]] = v
+    ? [v.shape, v.strides, v.offsets]
+    : [c.shape, c.strides, [srcOff, dstOff]];
+  const k = v ? kernel("strided_copy.4", stridedCopy4) : kernel("strided_copy", stridedCopy);
+  const items = v ? n / 4 : n;
+  launch(k, [src, dst], grid1d(items), {
+    n: items,
+    rank: sh.length,
+    srcOff: so,
+    dstOff: dOff,
+    shape: shapeField(sh),
+    sa,
+    sb,
   });
 }
 
@@ -48,12 +109,19 @@ export function copyStrided(
 export function binaryInto(name: BinaryName, a: Bound, b: Bound, out: Bound): void {
   const shape = out.shape;
   const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  launch(kernel(`${name}.${same}`, () => binary(name, !same)), [a, b, out], grid1d(out.size), {
-    n: out.size,
-    rank: shape.length,
-    shape: shapeField(shape),
-    sa: broadcastStrides(a.shape, shape),
-    sb: broadcastStrides(b.shape, shape),
+  const c = coalesceAxes(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  const v = VEC4_BINARY.includes(name) ? vec4Axes(c.shape, c.strides) : null;
+  const [sh, [sa, sb]] = v ? [v.shape, v.strides] : [c.shape, c.strides];
+  const k = v
+    ? kernel(`${name}.${same}.4`, () => binary4(name, !same))
+    : kernel(`${name}.${same}`, () => binary(name, !same));
+  const items = v ? out.size / 4 : out.size;
+  launch(k, [a, b, out], grid1d(items), {
+    n: items,
+    rank: sh.length,
+    shape: shapeField(sh),
+    sa,
+    sb,
     sc: [], // unused: a binary kernel reads two inputs
   });
 }

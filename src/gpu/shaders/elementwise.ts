@@ -140,6 +140,30 @@ ${main1d(body)}`,
   };
 }
 
+/** The binary ops that have a vec4 form (the comparisons' select needs a vector form of its own). */
+export const VEC4_BINARY: readonly BinaryName[] = ["add", "sub", "mul", "div"];
+
+/**
+ * `binary` four elements at a time: the innermost axis is read as vec4s (the host passes the shape
+ * with that axis / 4 and every stride in vec4s). On the software adapter the index decomposition's
+ * integer divisions, not the arithmetic, were the cost of a broadcast add (docs/performance.md);
+ * here one decomposition serves four elements, and each load brings four.
+ */
+export function binary4(name: BinaryName, broadcast: boolean): Kernel<typeof BCAST_U> {
+  if (!VEC4_BINARY.includes(name)) throw new Error(`binary4: ${name} has no vec4 form`);
+  const body = broadcast
+    ? `${offsets(["sa", "sb"])}\n  let a = A[osa]; let b = B[osb];\n  C[i] = ${BINARY[name]};`
+    : `  let a = A[i]; let b = B[i];\n  C[i] = ${BINARY[name]};`;
+  return {
+    name: `${name}.${broadcast ? "bcast" : "same"}4`,
+    bindings: ["read", "read", "rw"],
+    uniforms: BCAST_U,
+    code: `${BCAST_U.wgsl}
+${storage(["A", "vec4f", "read"], ["B", "vec4f", "read"], ["C", "vec4f", "rw"])}
+${main1d(body)}`,
+  };
+}
+
 /** out = cond != 0 ? a : b, all three broadcast to the output. */
 export function where(): Kernel<typeof BCAST_U> {
   return {
@@ -175,6 +199,18 @@ export function stridedCopy(): Kernel<typeof COPY_U> {
     uniforms: COPY_U,
     code: `${COPY_U.wgsl}
 ${storage(["Src", "u32", "read"], ["Dst", "u32", "rw"])}
+${main1d(`${offsets(["sa", "sb"])}\n  Dst[u.dstOff + osb] = Src[u.srcOff + osa];`)}`,
+  };
+}
+
+/** `stridedCopy` four words at a time (innermost axis contiguous on both sides; see binary4). */
+export function stridedCopy4(): Kernel<typeof COPY_U> {
+  return {
+    name: "strided_copy4",
+    bindings: ["read", "rw"],
+    uniforms: COPY_U,
+    code: `${COPY_U.wgsl}
+${storage(["Src", "vec4u", "read"], ["Dst", "vec4u", "rw"])}
 ${main1d(`${offsets(["sa", "sb"])}\n  Dst[u.dstOff + osb] = Src[u.srcOff + osa];`)}`,
   };
 }
