@@ -185,7 +185,9 @@ async function profile(what: string, step: () => void, perCall: number): Promise
   for (const t of times.slice(0, Number(values.top))) {
     console.error(
       `  ${t.name.padEnd(44)} ${String(t.dispatches).padStart(5)} × ` +
-        `${(1000 * t.seconds).toFixed(2).padStart(9)} ms  ${(100 * t.seconds / total).toFixed(1)} %`,
+        `${(1000 * t.seconds).toFixed(2).padStart(9)} ms  ${
+          (100 * t.seconds / total).toFixed(1)
+        } %`,
     );
   }
 }

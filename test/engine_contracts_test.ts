@@ -246,7 +246,11 @@ const SAMPLE_ARGS: Record<string, unknown[][]> = {
   binary4: [["add", false], ["mul", true]],
   softmaxForward: [[false], [true]],
   softmaxBackward: [[false], [true]],
-  tiledMatmul: [[{ TM: 16, TN: 32, WG: 16 }], [{ TM: 26, TN: 24, WG: 16 }, true]],
+  tiledMatmul: [
+    [{ TM: 16, TN: 32, WG: 16 }],
+    [{ TM: 26, TN: 24, WG: 16 }, true],
+    [{ TM: 26, TN: 24, WG: 16 }, true, true],
+  ],
   implicitConv: [[{ TM: 16, TN: 32, WG: 16 }]],
 };
 /** Exports of the shader modules that make no kernel. */

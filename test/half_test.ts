@@ -2,10 +2,11 @@
 // reference, its input gradient by finite differences, the refusals of packHalf, and the CLIP
 // model's use of it (same features and gradients with and without; dropped once trainable).
 
-import { initGpu, noGrad, readTensors, Tensor, tidy } from "../mod.ts";
+import { add, initGpu, noGrad, readTensors, Tensor, tidy } from "../mod.ts";
 import {
   halfExact,
   matmul,
+  matmulBias,
   matmulHalf,
   packHalf,
   packLinearHalf,
@@ -69,6 +70,34 @@ Deno.test("matmulHalf: f16-exact B gives matmul's product bit for bit, in both p
     assertAllClose(half, ref, { atol: 2e-5 * Math.sqrt(K), rtol: 1e-4, name: `${M}x${K}x${N}` });
     [A, B, packed.bits, packedT.bits, ...outs].forEach((t) => t.dispose());
   }
+});
+
+Deno.test("a bias added as the product is stored equals a separate add, bit for bit", async () => {
+  // [7, 12] · [12, 24] runs the tiled kernels; [5, 12] · [12, 6] (N % 4 ≠ 0) the strided one.
+  for (const [M, K, N] of [[7, 12, 24], [2 * 13, 16, 8], [5, 12, 6]]) {
+    const a = halfValues(M + K, M * K).map((v, i) => v + 1e-3 * Math.cos(i));
+    const b = halfValues(2 * N + K, K * N), c = halfValues(N, N).map((v) => v + 1e-4);
+    const A = Tensor.from(a, [M, K]), B = Tensor.from(b, [K, N]), bias = Tensor.from(c, [N]);
+    const packed = N % 8 === 0 ? packHalf(b, K, N) : null;
+    const outs = noGrad(() => [
+      add(matmul(A, B), bias),
+      matmulBias(A, B, bias),
+      ...(packed ? [add(matmulHalf(A, packed), bias), matmulHalf(A, packed, bias)] : []),
+    ]);
+    const got = await readTensors(outs);
+    // Outputs 0 and 1: f32 B; 2 and 3: the packed B. Each fused one against its separate add.
+    for (let k = 1; k < got.length; k += 2) {
+      const want = got[k - 1], i = got[k].findIndex((v, j) => v !== want[j]);
+      if (i >= 0) throw new Error(`${M}x${K}x${N} output ${k}: [${i}] ${got[k][i]} ≠ ${want[i]}`);
+    }
+    [A, B, bias, ...outs, ...(packed ? [packed.bits] : [])].forEach((t) => t.dispose());
+  }
+  const A = Tensor.from(new Float32Array(8), [2, 4]), B = Tensor.from(new Float32Array(32), [4, 8]);
+  expectThrow(() => matmulBias(A, B, Tensor.from([1, 2, 3], [3])), /a bias of \[3\]/);
+  expectThrow(
+    () => matmulHalf(A, packHalf(new Float32Array(32), 4, 8), Tensor.from([1, 2], [1, 2])),
+    /a bias of \[1, 2\]/,
+  );
 });
 
 Deno.test("matmulHalf: batched rows [3, 5, 8] · B [8, 16] against the reference", async () => {

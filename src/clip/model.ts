@@ -28,7 +28,7 @@ import {
   transpose,
 } from "../autograd/ops/index.ts";
 import { ConvWeightCache } from "../autograd/ops/conv.ts";
-import { type HalfMatrix, matmulHalf, packLinearHalf } from "../autograd/ops/matmul.ts";
+import { type HalfMatrix, matmulBias, matmulHalf, packLinearHalf } from "../autograd/ops/matmul.ts";
 import { noGrad, record, Tensor } from "../autograd/tensor.ts";
 import { resnetBlocks } from "./layout.ts";
 import { checkPixelStats, CLIP_PIXEL_STATS, type PixelStats } from "./pixel_stats.ts";
@@ -251,11 +251,19 @@ export class Clip {
   /** x · Wᵀ + b. Frozen weights take the two-layout fast path; trainable ones the generic op. */
   #linear(x: Tensor, l: LinearParams): Tensor {
     if (l.w.requiresGrad || l.b?.requiresGrad) return linear(x, l.w, l.b ?? undefined);
-    const { half, wT } = l;
-    const out = half
-      ? record(matmulHalf(x, half.fwd), `linear(${l.name})`, [x], (g) => [matmulHalf(g, half.bwd)])
-      : record(noGrad(() => matmul(x, wT!)), `linear(${l.name})`, [x], (g) => [matmul(g, l.w)]);
-    return l.b ? add(out, l.b) : out;
+    // The bias is added as the product is stored (frozen: it needs no gradient).
+    const { half, wT, b } = l;
+    const y = half
+      ? matmulHalf(x, half.fwd, b ?? undefined)
+      : b
+      ? matmulBias(x, wT!, b)
+      : noGrad(() => matmul(x, wT!));
+    return record(
+      y,
+      `linear(${l.name})`,
+      [x],
+      (g) => [half ? matmulHalf(g, half.bwd) : matmul(g, l.w)],
+    );
   }
 
   #block(prefix: string): BlockParams {

@@ -42,7 +42,10 @@ export async function replayByKernel(
     device.createBindGroup({
       layout: rt.pipeline(d.kernel).layout,
       entries: [
-        { binding: 0, resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } },
+        {
+          binding: 0,
+          resource: { buffer: uniforms, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT },
+        },
         ...d.buffers.map((b, j) => ({
           binding: j + 1,
           resource: { buffer: b.buffer, size: Math.ceil(b.size / 4) * 4 },

@@ -76,13 +76,25 @@ function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Plan {
   return { batch: batchShape.reduce((p, d) => p * d, 1), batchShape, M, K, N, aBatched, bBatched };
 }
 
-/** The product without recording. */
-function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+/**
+ * The product without recording; plus `bias` (N values, b 2-D) on every row, added as the tiled
+ * kernel stores C where it runs, else by a separate add.
+ */
+function matmulRaw(
+  a: Tensor,
+  b: Tensor,
+  transA: boolean,
+  transB: boolean,
+  bias?: Tensor,
+): Tensor {
   const p = plan(a, b, transA, transB);
+  if (bias && (p.bBatched || bias.size !== p.N)) {
+    throw new Error(`matmul: a bias of ${shapeStr(bias.shape)} for a product of ${p.N} columns`);
+  }
   // A batched a times a 2-D b is one big matmul over the stacked rows.
   if (p.aBatched && !p.bBatched && !transA) {
     const a2 = a.view([p.batch * p.M, p.K]);
-    const out2 = matmulRaw(a2, b, false, transB);
+    const out2 = matmulRaw(a2, b, false, transB, bias);
     a2.dispose();
     const out = out2.view([...p.batchShape, p.M, p.N]);
     out2.dispose();
@@ -95,9 +107,10 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
     const an = transA ? noGrad(() => transpose(a)) : a;
     const bn = transB ? noGrad(() => transpose(b)) : b;
     const tile = chooseTile(M, N);
+    const withBias = bias ? "_bias" : "";
     launch(
-      kernel(`tiled_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile)),
-      [an, bn, out],
+      kernel(`tiled${withBias}_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile, false, !!bias)),
+      bias ? [an, bn, out, bias] : [an, bn, out],
       tiledGrid(tile, M, N, batch),
       {
         M,
@@ -128,7 +141,23 @@ function matmulRaw(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tens
     bBatch: p.bBatched ? K * N : 0,
     cBatch: M * N,
   });
-  return out;
+  return bias ? addBias(out, bias) : out;
+}
+
+/** out + bias (tape-free), out released. */
+function addBias(out: Tensor, bias: Tensor): Tensor {
+  const sum = noGrad(() => add(out, bias));
+  out.dispose();
+  return sum;
+}
+
+/**
+ * a · b + bias for a frozen linear layer (b = Wᵀ [K, N], bias [N]), tape-free: the caller records
+ * the input gradient. The bias is added as the product is stored where the tiled kernel runs.
+ */
+export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
+  assertF32("matmulBias", a, b, bias);
+  return matmulRaw(a, b, false, false, bias);
 }
 
 /**
@@ -241,9 +270,15 @@ export function packLinearHalf(
   };
 }
 
-/** a · B for a [..., M, K] and a packed B (no tape: callers that need one record it). */
-export function matmulHalf(a: Tensor, b: HalfMatrix): Tensor {
-  assertF32("matmulHalf", a);
+/**
+ * a · B (+ bias, N values on every row) for a [..., M, K] and a packed B (no tape: callers that
+ * need one record it).
+ */
+export function matmulHalf(a: Tensor, b: HalfMatrix, bias?: Tensor): Tensor {
+  assertF32("matmulHalf", a, ...(bias ? [bias] : []));
+  if (bias && bias.size !== b.N) {
+    throw new Error(`matmulHalf: a bias of ${shapeStr(bias.shape)} for [${b.K}, ${b.N}]`);
+  }
   const K = a.shape[a.rank - 1];
   if (a.rank < 1 || K !== b.K) {
     throw new Error(`matmulHalf: inner sizes differ: ${shapeStr(a.shape)} · [${b.K}, ${b.N}]`);
@@ -254,8 +289,11 @@ export function matmulHalf(a: Tensor, b: HalfMatrix): Tensor {
   const tile = chooseTile(M, N);
   if (tile.TN % 8 !== 0) throw new Error(`matmulHalf: tile ${tile.TM}x${tile.TN} is not 8-wide`);
   launch(
-    kernel(`tiled_halfB_${tile.TM}x${tile.TN}`, () => tiledMatmul(tile, true)),
-    [a, b.bits, out],
+    kernel(
+      `tiled_halfB${bias ? "_bias" : ""}_${tile.TM}x${tile.TN}`,
+      () => tiledMatmul(tile, true, !!bias),
+    ),
+    bias ? [a, b.bits, out, bias] : [a, b.bits, out],
     tiledGrid(tile, M, N, 1),
     { M, K, N, sa: 0, sb: 0, sc: 0 },
   );

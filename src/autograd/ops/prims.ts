@@ -109,7 +109,10 @@ export function copyStrided(
 export function binaryInto(name: BinaryName, a: Bound, b: Bound, out: Bound): void {
   const shape = out.shape;
   const same = sameShape(a.shape, shape) && sameShape(b.shape, shape);
-  const c = coalesceAxes(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  const c = coalesceAxes(shape, [
+    broadcastStrides(a.shape, shape),
+    broadcastStrides(b.shape, shape),
+  ]);
   const v = VEC4_BINARY.includes(name) ? vec4Axes(c.shape, c.strides) : null;
   const [sh, [sa, sb]] = v ? [v.shape, v.strides] : [c.shape, c.strides];
   const k = v

@@ -37,8 +37,14 @@ const TILED_U = uniformLayout({ M: "u32", K: "u32", N: "u32", sa: "u32", sb: "u3
  * N % 8 == 0 and TN % 8 == 0). One load then brings 8 columns instead of 4, so a k-step of the
  * 26 × 24 tile loads 26 + 12 elements instead of 26 + 24: the loads, not the FMAs, bound the
  * speed here. `unpack2x16float` is core WGSL (no shader-f16 feature needed).
+ * `bias`: a fourth binding, a row of N values added to every row of C as it is stored (a linear
+ * layer's bias: the same sum as a separate add, without its pass over C).
  */
-export function tiledMatmul({ TM, TN, WG }: TileShape, halfB = false): Kernel<typeof TILED_U> {
+export function tiledMatmul(
+  { TM, TN, WG }: TileShape,
+  halfB = false,
+  bias = false,
+): Kernel<typeof TILED_U> {
   if (TN % (halfB ? 8 : 4) !== 0) {
     throw new Error(`tiledMatmul: TN must be a multiple of ${halfB ? 8 : 4}`);
   }
@@ -87,16 +93,24 @@ export function tiledMatmul({ TM, TN, WG }: TileShape, halfB = false): Kernel<ty
   for (let i = 0; i < TM; i++) {
     const st: string[] = [];
     for (let j = 0; j < TN4; j++) {
-      st.push(`if (cb + ${j}u < n4) { C[cr + ${j}u] = c${i}_${j}; }`);
+      const v = bias ? `c${i}_${j} + Bias[cb + ${j}u]` : `c${i}_${j}`;
+      st.push(`if (cb + ${j}u < n4) { C[cr + ${j}u] = ${v}; }`);
     }
     stores.push(`if (m0 + ${i}u < u.M) { let cr = co + (m0 + ${i}u) * n4 + cb; ${st.join(" ")} }`);
   }
   return {
-    name: `matmul.tiled${halfB ? "_halfB" : ""}_${TM}x${TN}_wg${WG}`,
-    bindings: ["read", "read", "rw"],
+    name: `matmul.tiled${halfB ? "_halfB" : ""}${bias ? "_bias" : ""}_${TM}x${TN}_wg${WG}`,
+    bindings: bias ? ["read", "read", "rw", "read"] : ["read", "read", "rw"],
     uniforms: TILED_U,
     code: `${TILED_U.wgsl}
-${storage(["A", "vec4f", "read"], ["B", halfB ? "vec4u" : "vec4f", "read"], ["C", "vec4f", "rw"])}
+${
+      storage(
+        ["A", "vec4f", "read"],
+        ["B", halfB ? "vec4u" : "vec4f", "read"],
+        ["C", "vec4f", "rw"],
+        ...(bias ? [["Bias", "vec4f", "read"] as ["Bias", string, "read"]] : []),
+      )
+    }
 @compute @workgroup_size(${WG}, 1, 1)
 fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let n4 = u.N / 4u; let k4n = u.K / 4u;
