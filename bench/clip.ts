@@ -96,7 +96,7 @@ await runWithGpu(async () => {
   const info = rt().gpu.summary;
   if (!values.json) {
     console.log(
-      `# ${arch} on ${info.description}; loaded in ${loadS.toFixed(1)} s; ` +
+      `# ${values.model ?? arch} on ${info.description}; loaded in ${loadS.toFixed(1)} s; ` +
         `${clip.halfWeights} linear weights on the f16-pair kernel`,
     );
     console.log(
@@ -145,7 +145,8 @@ await runWithGpu(async () => {
     rt().largestBinding = 0;
     const { perCall } = await rate(step);
     const row = {
-      arch,
+      arch: values.model ? null : arch,
+      model: values.model ?? null,
       what,
       batch,
       per_s: Number((batch / perCall).toFixed(3)),
