@@ -41,6 +41,24 @@ export function chooseTile(M: number, N: number): TileShape {
   return { TM: best[0], TN: best[1], WG: 16 };
 }
 
+/**
+ * The strided kernel's register tile for an output of M × N, by the same kind of model as
+ * chooseTile: its loads are scalar (TM + TN a k-step, each ~8 vec4 FMAs' worth here) against
+ * TM · TN / 4 vec4 FMAs, paid by every tile that overlaps the output. Measured on attention's
+ * shapes (bench/matmul.ts, 64 × 17 × 32 × 17 NT: 16 × 16 1.8 GFLOP/s, 17 × 20 4.8; at T = 50 and
+ * 77 the large tiles were within 20 % of each other).
+ */
+export function chooseStridedTile(M: number, N: number): TileShape {
+  const tiles = [[16, 16], [26, 24], [17, 20], [8, 16], [8, 8]];
+  let best = tiles[0], bestCost = Infinity;
+  for (const t of tiles) {
+    const [TM, TN] = t;
+    const cost = Math.ceil(M / TM) * Math.ceil(N / TN) * ((TM + TN) * 8 + (TM * TN) / 4);
+    if (cost < bestCost) [best, bestCost] = [t, cost];
+  }
+  return { TM: best[0], TN: best[1], WG: 16 };
+}
+
 interface Plan {
   batch: number;
   batchShape: number[];
@@ -129,7 +147,9 @@ function matmulRaw(
   const ac = a.shape[a.rank - 1], bc = b.shape[b.rank - 1];
   const aRow = transA ? 1 : ac, aCol = transA ? ac : 1;
   const bRow = transB ? 1 : bc, bCol = transB ? bc : 1;
-  launch(kernel("strided", stridedMatmul), [a, b, out], stridedGrid(M, N, batch), {
+  const st = chooseStridedTile(M, N);
+  const k = kernel(`strided_${st.TM}x${st.TN}`, () => stridedMatmul(st));
+  launch(k, [a, b, out], stridedGrid(M, N, batch, st), {
     M,
     K,
     N,
@@ -140,6 +160,7 @@ function matmulRaw(
     bCol,
     bBatch: p.bBatched ? K * N : 0,
     cBatch: M * N,
+    batch,
   });
   return bias ? addBias(out, bias) : out;
 }
