@@ -68,6 +68,7 @@ export {
   permute,
   reshape,
   slice,
+  slicePermute,
   transpose,
   zeros,
   zerosLike,

@@ -298,6 +298,18 @@ test({
   ref: (x) => R.slice(x, 1, 4, 12),
 });
 test({
+  name: "slicePermute: v of a packed [2, 5, 3, 4, 8] projection as [1, 2, 4, 5, 8] in one copy",
+  inputs: [{ shape: [2, 5, 3, 4, 8] }],
+  gpu: (x) => ops.slicePermute(x, 2, 2, 3, [2, 0, 3, 1, 4]),
+  ref: (x) => R.permute(R.slice(x, 2, 2, 3), [2, 0, 3, 1, 4]),
+});
+test({
+  name: "slicePermute with an odd inner axis: [3, 7, 5] axis 1 [2:6), axes reversed",
+  inputs: [{ shape: [3, 7, 5] }],
+  gpu: (x) => ops.slicePermute(x, 1, 2, 6, [2, 1, 0]),
+  ref: (x) => R.permute(R.slice(x, 1, 2, 6), [2, 1, 0]),
+});
+test({
   name: "slice axis 2 [1:9) of [3, 2, 12] (an offset off the vec4 grid)",
   inputs: [{ shape: [3, 2, 12] }],
   gpu: (x) => ops.slice(x, 2, 1, 9),
@@ -418,6 +430,8 @@ Deno.test("shape errors name the op and the shapes", () => {
     throw new Error("expected an error");
   };
   expectThrow(() => ops.matmul(a, a), /matmul: inner sizes differ: \[2, 3\] · \[2, 3\]/);
+  expectThrow(() => ops.slicePermute(a, 1, 0, 2, [0, 0]), /slicePermute: \[0,0\] is not a perm/);
+  expectThrow(() => ops.slicePermute(a, 1, 2, 5, [1, 0]), /slicePermute: \[2, 5\) is out of range/);
   expectThrow(() => ops.add(a, b), /add: shapes \[2, 3\] and \[2, 2\] do not broadcast/);
   expectThrow(() => Tensor.from([1, 2, 3], [2, 2]), /3 values do not fill shape \[2, 2\]/);
   expectThrow(() => ops.crossEntropy(a, [0, 3]), /label 3 at row 1 is not a class index/);

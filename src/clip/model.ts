@@ -24,6 +24,7 @@ import {
   quickGelu,
   reshape,
   slice,
+  slicePermute,
   softmax,
   transpose,
 } from "../autograd/ops/index.ts";
@@ -287,8 +288,10 @@ export class Clip {
     const [B, T, W] = x.shape;
     const Dh = W / heads;
     const qkv = this.#linear(x, blk.inProj); // [B, T, 3W]
-    const split = permute(reshape(qkv, [B, T, 3, heads, Dh]), [2, 0, 3, 1, 4]); // [3, B, H, T, Dh]
-    const part = (i: number) => reshape(slice(split, 0, i, i + 1), [B, heads, T, Dh]);
+    const packed = reshape(qkv, [B, T, 3, heads, Dh]);
+    // q, k or v as [B, H, T, Dh], one copy each from the packed projection.
+    const part = (i: number) =>
+      reshape(slicePermute(packed, 2, i, i + 1, [2, 0, 3, 1, 4]), [B, heads, T, Dh]);
     const q = mul(part(0), 1 / Math.sqrt(Dh));
     const scores = matmul(q, part(1), { transB: true }); // [B, H, T, T]
     const attn = matmul(softmax(scores, { causal }), part(2)); // [B, H, T, Dh]

@@ -74,20 +74,49 @@ export function transpose(x: Tensor, a = -2, b = -1): Tensor {
 
 /** Elements start..end-1 along `axis` (negative indices count from the end). */
 export function slice(x: Tensor, axis: number, start: number, end?: number): Tensor {
-  const ax = normAxis("slice", axis, x.rank);
+  return slicePermuted("slice", x, axis, start, end, x.shape.map((_, i) => i));
+}
+
+/**
+ * permute(slice(x, axis, start, end), perm) in one copy: attention takes its q, k and v heads
+ * straight from the packed projection this way, without a permuted copy of the whole.
+ */
+export function slicePermute(
+  x: Tensor,
+  axis: number,
+  start: number,
+  end: number | undefined,
+  perm: readonly number[],
+): Tensor {
+  return slicePermuted("slicePermute", x, axis, start, end, perm);
+}
+
+function slicePermuted(
+  op: string,
+  x: Tensor,
+  axis: number,
+  start: number,
+  end: number | undefined,
+  perm: readonly number[],
+): Tensor {
+  const ax = normAxis(op, axis, x.rank);
   const dim = x.shape[ax];
   const s = start < 0 ? start + dim : start;
   const e = end === undefined ? dim : end < 0 ? end + dim : end;
   if (s < 0 || e > dim || s > e) {
-    throw new Error(`slice: [${start}, ${end}) is out of range for axis ${axis} of ${x}`);
+    throw new Error(`${op}: [${start}, ${end}) is out of range for axis ${axis} of ${x}`);
   }
-  const shape = x.shape.map((d, i) => (i === ax ? e - s : d));
+  if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) {
+    throw new Error(`${op}: [${perm}] is not a permutation of the ${x.rank} axes of ${x}`);
+  }
   const strides = stridesOf(x.shape);
+  const shape = perm.map((p) => (p === ax ? e - s : x.shape[p]));
+  const from = perm.map((p) => strides[p]), at = s * strides[ax];
   const out = Tensor.empty(shape, x.dtype);
-  copyStrided(x, s * strides[ax], strides, out, 0, stridesOf(shape), shape);
-  return record(out, "slice", [x], (g) => {
+  copyStrided(x, at, from, out, 0, stridesOf(shape), shape);
+  return record(out, op, [x], (g) => {
     const dx = zeros(x.shape);
-    copyStrided(g, 0, stridesOf(g.shape), dx, s * strides[ax], strides, g.shape);
+    copyStrided(g, 0, stridesOf(shape), dx, at, from, shape);
     return [dx];
   });
 }
