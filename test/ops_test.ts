@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as ops from "../mod.ts";
 import { initGpu, Tensor } from "../mod.ts";
 import { record } from "../src/autograd/tensor.ts";
-import { coalesceAxes, vec4Axes } from "../src/autograd/ops/prims.ts";
+import { coalesceAxes, transposeBlocks, vec4Axes } from "../src/autograd/ops/prims.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { checkOp, type OpCase } from "./gradcheck.ts";
 import * as R from "./reference.ts";
@@ -310,6 +310,18 @@ test({
   ref: (x) => R.permute(R.slice(x, 1, 2, 6), [2, 1, 0]),
 });
 test({
+  name: "transpose [3, 8, 12] (4 × 4 blocks)",
+  inputs: [{ shape: [3, 8, 12] }],
+  gpu: (x) => ops.transpose(x),
+  ref: (x) => R.permute(x, [0, 2, 1]),
+});
+test({
+  name: "transpose the middle axes of [2, 4, 8, 3] (not the last two: strided)",
+  inputs: [{ shape: [2, 4, 8, 3] }],
+  gpu: (x) => ops.transpose(x, 1, 2),
+  ref: (x) => R.permute(x, [0, 2, 1, 3]),
+});
+test({
   name: "slice axis 2 [1:9) of [3, 2, 12] (an offset off the vec4 grid)",
   inputs: [{ shape: [3, 2, 12] }],
   gpu: (x) => ops.slice(x, 2, 1, 9),
@@ -321,7 +333,7 @@ test({
   gpu: (a, b, c) => ops.concat([a, b, c], 1),
   ref: (a, b, c) => R.concat([a, b, c], 1),
 });
-Deno.test("coalesceAxes and vec4Axes: merged where every operand allows, vec4 where aligned", () => {
+Deno.test("coalesceAxes, vec4Axes, transposeBlocks: merged where every operand allows, vec4 where aligned", () => {
   // A bias [8] over [2, 3, 8]: the two outer axes merge, and the inner one reads whole vec4s.
   const bias = coalesceAxes([2, 3, 8], [[24, 8, 1], [0, 0, 1]]);
   assert.deepEqual(bias, { shape: [6, 8], strides: [[8, 1], [0, 1]] });
@@ -341,6 +353,13 @@ Deno.test("coalesceAxes and vec4Axes: merged where every operand allows, vec4 wh
   assert.equal(vec4Axes([3, 4], [[1, 3], [4, 1]]), null);
   assert.equal(vec4Axes([2, 8], [[8, 1], [8, 1]], [0, 2]), null);
   assert.equal(vec4Axes([2, 8], [[10, 1], [8, 1]]), null);
+  // A transpose of [8, 12] (read down columns) in 4 × 4 blocks; one of [8, 6] is not.
+  assert.deepEqual(transposeBlocks([12, 8], [[1, 12], [8, 1]], [0, 0]), {
+    shape: [3, 2],
+    strides: [[1, 12], [8, 1]],
+    offsets: [0, 0],
+  });
+  assert.equal(transposeBlocks([6, 8], [[1, 6], [8, 1]], [0, 0]), null);
 });
 Deno.test("the vec4 kernels are the ones dispatched for aligned adds and copies", () => {
   const a = Tensor.from(new Float32Array(48).map((_, i) => i), [6, 8]);
@@ -350,10 +369,11 @@ Deno.test("the vec4 kernels are the ones dispatched for aligned adds and copies"
     ops.add(a, b).dispose();
     ops.transpose(a).dispose();
     ops.permute(ops.reshape(a, [6, 2, 4]), [1, 0, 2]).dispose();
+    ops.transpose(ops.reshape(a, [12, 4])).dispose();
   } finally {
     rt().trace = null;
   }
-  assert.deepEqual(trace, ["add.bcast4", "strided_copy", "strided_copy4"]);
+  assert.deepEqual(trace, ["add.bcast4", "strided_copy", "strided_copy4", "transpose_copy4"]);
   a.dispose();
   b.dispose();
 });

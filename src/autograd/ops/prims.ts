@@ -10,6 +10,7 @@ import {
   fill,
   stridedCopy,
   stridedCopy4,
+  transposeCopy4,
   VEC4_BINARY,
 } from "../../gpu/shaders/elementwise.ts";
 import { sumAxis } from "../../gpu/shaders/reduce.ts";
@@ -74,6 +75,31 @@ export function vec4Axes(
   };
 }
 
+/**
+ * The index space in 4 × 4 blocks when the copy transposes its last two axes (P, Q): P contiguous
+ * in the source, Q in the destination, both multiples of 4, every other stride and offset too.
+ * Strides in vec4s: source [.., 1, sQ], destination [.., dP, 1] for the block axes.
+ */
+export function transposeBlocks(
+  shape: readonly number[],
+  [src, dst]: readonly (readonly number[])[],
+  offsets: readonly number[],
+): { shape: number[]; strides: number[][]; offsets: number[] } | null {
+  const r = shape.length;
+  if (r < 2 || shape[r - 2] % 4 !== 0 || shape[r - 1] % 4 !== 0) return null;
+  if (src[r - 2] !== 1 || dst[r - 1] !== 1) return null;
+  const rest = [...src.slice(0, -2), src[r - 1], ...dst.slice(0, -2), dst[r - 2], ...offsets];
+  if (rest.some((x) => x % 4 !== 0)) return null;
+  return {
+    shape: [...shape.slice(0, -2), shape[r - 2] / 4, shape[r - 1] / 4],
+    strides: [
+      [...src.slice(0, -2).map((x) => x / 4), 1, src[r - 1]],
+      [...dst.slice(0, -2).map((x) => x / 4), dst[r - 2], 1],
+    ],
+    offsets: offsets.map((o) => o / 4),
+  };
+}
+
 /** dst[dstOff + idx·dstStrides] = src[srcOff + idx·srcStrides] over every idx of `shape`. */
 export function copyStrided(
   src: Bound,
@@ -89,11 +115,16 @@ export function copyStrided(
   if (n === 0) return;
   const c = coalesceAxes(shape, [srcStrides, dstStrides]);
   const v = vec4Axes(c.shape, c.strides, [srcOff, dstOff]);
-  const [sh, [sa, sb], [so, dOff]] = v
-    ? [v.shape, v.strides, v.offsets]
+  const t = v ? null : transposeBlocks(c.shape, c.strides, [srcOff, dstOff]);
+  const [sh, [sa, sb], [so, dOff]] = v ?? t
+    ? [(v ?? t)!.shape, (v ?? t)!.strides, (v ?? t)!.offsets]
     : [c.shape, c.strides, [srcOff, dstOff]];
-  const k = v ? kernel("strided_copy.4", stridedCopy4) : kernel("strided_copy", stridedCopy);
-  const items = v ? n / 4 : n;
+  const k = v
+    ? kernel("strided_copy.4", stridedCopy4)
+    : t
+    ? kernel("transpose_copy.4", transposeCopy4)
+    : kernel("strided_copy", stridedCopy);
+  const items = v ? n / 4 : t ? n / 16 : n;
   launch(k, [src, dst], grid1d(items), {
     n: items,
     rank: sh.length,

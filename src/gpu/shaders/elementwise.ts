@@ -215,6 +215,32 @@ ${main1d(`${offsets(["sa", "sb"])}\n  Dst[u.dstOff + osb] = Src[u.srcOff + osa];
   };
 }
 
+/**
+ * A transpose of the last two axes, 4 × 4 words per invocation: four vec4 reads down the source's
+ * contiguous axis, four vec4 writes along the destination's. The host passes the index space in
+ * 4 × 4 blocks ([..., P/4, Q/4]) and strides in vec4s; the last source stride and the second-last
+ * destination stride, divided by 4, step between the block's four reads and four writes.
+ */
+export function transposeCopy4(): Kernel<typeof COPY_U> {
+  const rows = ["x", "y", "z", "w"].map((c, r) =>
+    `Dst[u.dstOff + osb + ${r}u * dp] = vec4u(v0.${c}, v1.${c}, v2.${c}, v3.${c});`
+  );
+  return {
+    name: "transpose_copy4",
+    bindings: ["read", "rw"],
+    uniforms: COPY_U,
+    code: `${COPY_U.wgsl}
+${storage(["Src", "vec4u", "read"], ["Dst", "vec4u", "rw"])}
+${
+      main1d(`${offsets(["sa", "sb"])}
+  let sq = ${at8("sa", "(u.rank - 1u)")} / 4u; let dp = ${at8("sb", "(u.rank - 2u)")} / 4u;
+  let s0 = u.srcOff + osa;
+  let v0 = Src[s0]; let v1 = Src[s0 + sq]; let v2 = Src[s0 + 2u * sq]; let v3 = Src[s0 + 3u * sq];
+  ${rows.join("\n  ")}`)
+    }`,
+  };
+}
+
 const FILL_U = uniformLayout({ n: "u32", value: "u32" });
 
 export function fill(): Kernel<typeof FILL_U> {
