@@ -53,15 +53,19 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 
 /** The axes of x reordered: axis i of the result is axis `perm[i]` of x (a copy). */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
-  if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) {
-    throw new Error(`permute: [${perm}] is not a permutation of the ${x.rank} axes of ${x}`);
-  }
+  checkPermutation("permute", x, perm);
   const inStrides = stridesOf(x.shape);
   const shape = perm.map((p) => x.shape[p]);
   const out = Tensor.empty(shape, x.dtype);
   copyStrided(x, 0, perm.map((p) => inStrides[p]), out, 0, stridesOf(shape), shape);
   const inverse = perm.map((_, i) => perm.indexOf(i));
   return record(out, "permute", [x], (g) => [permute(g, inverse)]);
+}
+
+function checkPermutation(op: string, x: Tensor, perm: readonly number[]): void {
+  if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) {
+    throw new Error(`${op}: [${perm}] is not a permutation of the ${x.rank} axes of ${x}`);
+  }
 }
 
 /** Swaps two axes (default: the last two). */
@@ -106,9 +110,7 @@ function slicePermuted(
   if (s < 0 || e > dim || s > e) {
     throw new Error(`${op}: [${start}, ${end}) is out of range for axis ${axis} of ${x}`);
   }
-  if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) {
-    throw new Error(`${op}: [${perm}] is not a permutation of the ${x.rank} axes of ${x}`);
-  }
+  checkPermutation(op, x, perm);
   const strides = stridesOf(x.shape);
   const shape = perm.map((p) => (p === ax ? e - s : x.shape[p]));
   const from = perm.map((p) => strides[p]), at = s * strides[ax];
