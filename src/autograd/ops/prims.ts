@@ -116,9 +116,8 @@ export function copyStrided(
   const c = coalesceAxes(shape, [srcStrides, dstStrides]);
   const v = vec4Axes(c.shape, c.strides, [srcOff, dstOff]);
   const t = v ? null : transposeBlocks(c.shape, c.strides, [srcOff, dstOff]);
-  const [sh, [sa, sb], [so, dOff]] = v ?? t
-    ? [(v ?? t)!.shape, (v ?? t)!.strides, (v ?? t)!.offsets]
-    : [c.shape, c.strides, [srcOff, dstOff]];
+  const { shape: sh, strides: [sa, sb], offsets: [so, dOff] } = v ?? t ??
+    { ...c, offsets: [srcOff, dstOff] };
   const k = v
     ? kernel("strided_copy.4", stridedCopy4)
     : t
