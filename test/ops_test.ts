@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as ops from "../mod.ts";
 import { initGpu, Tensor } from "../mod.ts";
 import { record } from "../src/autograd/tensor.ts";
-import { coalesceAxes, transposeBlocks, vec4Axes } from "../src/autograd/ops/prims.ts";
+import { coalesceAxes, fillInto, transposeBlocks, vec4Axes } from "../src/autograd/ops/prims.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { checkOp, type OpCase } from "./gradcheck.ts";
 import * as R from "./reference.ts";
@@ -361,7 +361,7 @@ Deno.test("coalesceAxes, vec4Axes, transposeBlocks: merged where every operand a
   });
   assert.equal(transposeBlocks([6, 8], [[1, 6], [8, 1]], [0, 0]), null);
 });
-Deno.test("the vec4 kernels are the ones dispatched for aligned adds and copies", () => {
+Deno.test("the vec4 kernels are the ones dispatched for aligned adds, copies and fills", async () => {
   const a = Tensor.from(new Float32Array(48).map((_, i) => i), [6, 8]);
   const b = Tensor.from(new Float32Array(8).fill(1), [8]);
   const trace: string[] = rt().trace = [];
@@ -374,6 +374,22 @@ Deno.test("the vec4 kernels are the ones dispatched for aligned adds and copies"
     rt().trace = null;
   }
   assert.deepEqual(trace, ["add.bcast4", "strided_copy", "strided_copy4", "transpose_copy4"]);
+  // Fills: four words at a time where the size allows, each word where it does not.
+  trace.length = 0;
+  rt().trace = trace;
+  try {
+    const [z8, z7, i8] = [ops.zeros([2, 4]), ops.full([7], 2.5), Tensor.empty([8], "i32")];
+    fillInto(i8, -3);
+    assert.deepEqual([...await z8.toArray(), ...await z7.toArray()], [
+      ...Array(8).fill(0),
+      ...Array(7).fill(2.5),
+    ]);
+    assert.deepEqual([...await i8.toInt32Array()], Array(8).fill(-3));
+    [z8, z7, i8].forEach((t) => t.dispose());
+  } finally {
+    rt().trace = null;
+  }
+  assert.deepEqual(trace, ["fill4", "fill", "fill4"]);
   a.dispose();
   b.dispose();
 });

@@ -8,6 +8,7 @@ import {
   binary4,
   type BinaryName,
   fill,
+  fill4,
   stridedCopy,
   stridedCopy4,
   transposeCopy4,
@@ -25,7 +26,9 @@ export function shapeField(shape: Shape): number[] {
 /** Fills t with a value (f32, or the bit pattern of an i32). */
 export function fillInto<T extends Bound>(t: T, value: number): T {
   const bits = new Uint32Array(new (t.dtype === "f32" ? Float32Array : Int32Array)([value]).buffer);
-  launch(kernel("fill", fill), [t], grid1d(t.size), { n: t.size, value: bits[0] });
+  if (t.size % 4 === 0) {
+    launch(kernel("fill.4", fill4), [t], grid1d(t.size / 4), { n: t.size / 4, value: bits[0] });
+  } else launch(kernel("fill", fill), [t], grid1d(t.size), { n: t.size, value: bits[0] });
   return t;
 }
 

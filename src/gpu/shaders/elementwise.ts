@@ -253,3 +253,15 @@ ${storage(["Y", "u32", "rw"])}
 ${main1d(`  Y[i] = u.value;`)}`,
   };
 }
+
+/** `fill` four words at a time (n counts vec4s). */
+export function fill4(): Kernel<typeof FILL_U> {
+  return {
+    name: "fill4",
+    bindings: ["rw"],
+    uniforms: FILL_U,
+    code: `${FILL_U.wgsl}
+${storage(["Y", "vec4u", "rw"])}
+${main1d(`  Y[i] = vec4u(u.value);`)}`,
+  };
+}
