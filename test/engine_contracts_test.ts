@@ -242,8 +242,9 @@ const SHADER_MODULES = [
 const SAMPLE_ARGS: Record<string, unknown[][]> = {
   unaryForward: Object.keys(UNARY).map((n) => [n]),
   unaryBackward: Object.keys(UNARY).map((n) => [n]),
-  binary: [["add", false], ["add", true]],
-  binary4: [["add", false], ["mul", true]],
+  binary: [["add", false], ["add", true], ["add", false, true], ["mul", true, true]],
+  stridedCopy: [[false], [true]],
+  fill: [[false], [true]],
   softmaxForward: [[false], [true]],
   softmaxBackward: [[false], [true]],
   tiledMatmul: [

@@ -253,12 +253,8 @@ export class Clip {
   #linear(x: Tensor, l: LinearParams): Tensor {
     if (l.w.requiresGrad || l.b?.requiresGrad) return linear(x, l.w, l.b ?? undefined);
     // The bias is added as the product is stored (frozen: it needs no gradient).
-    const { half, wT, b } = l;
-    const y = half
-      ? matmulHalf(x, half.fwd, b ?? undefined)
-      : b
-      ? matmulBias(x, wT!, b)
-      : noGrad(() => matmul(x, wT!));
+    const { half, wT } = l, b = l.b ?? undefined;
+    const y = half ? matmulHalf(x, half.fwd, b) : matmulBias(x, wT!, b);
     return record(
       y,
       `linear(${l.name})`,

@@ -173,11 +173,12 @@ function addBias(out: Tensor, bias: Tensor): Tensor {
 }
 
 /**
- * a · b + bias for a frozen linear layer (b = Wᵀ [K, N], bias [N]), tape-free: the caller records
- * the input gradient. The bias is added as the product is stored where the tiled kernel runs.
+ * a · b (+ bias) for a frozen linear layer (b = Wᵀ [K, N], bias [N]), tape-free: the caller
+ * records the input gradient. The bias is added as the product is stored where the tiled kernel
+ * runs.
  */
-export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
-  assertF32("matmulBias", a, b, bias);
+export function matmulBias(a: Tensor, b: Tensor, bias?: Tensor): Tensor {
+  assertF32("matmulBias", a, b, ...(bias ? [bias] : []));
   return matmulRaw(a, b, false, false, bias);
 }
 

@@ -5,12 +5,9 @@
 import { MAX_RANK } from "../../gpu/shaders/common.ts";
 import {
   binary,
-  binary4,
   type BinaryName,
   fill,
-  fill4,
   stridedCopy,
-  stridedCopy4,
   transposeCopy4,
   VEC4_BINARY,
 } from "../../gpu/shaders/elementwise.ts";
@@ -27,8 +24,11 @@ export function shapeField(shape: Shape): number[] {
 export function fillInto<T extends Bound>(t: T, value: number): T {
   const bits = new Uint32Array(new (t.dtype === "f32" ? Float32Array : Int32Array)([value]).buffer);
   if (t.size % 4 === 0) {
-    launch(kernel("fill.4", fill4), [t], grid1d(t.size / 4), { n: t.size / 4, value: bits[0] });
-  } else launch(kernel("fill", fill), [t], grid1d(t.size), { n: t.size, value: bits[0] });
+    launch(kernel("fill.4", () => fill(true)), [t], grid1d(t.size / 4), {
+      n: t.size / 4,
+      value: bits[0],
+    });
+  } else launch(kernel("fill", () => fill()), [t], grid1d(t.size), { n: t.size, value: bits[0] });
   return t;
 }
 
@@ -122,10 +122,10 @@ export function copyStrided(
   const { shape: sh, strides: [sa, sb], offsets: [so, dOff] } = v ?? t ??
     { ...c, offsets: [srcOff, dstOff] };
   const k = v
-    ? kernel("strided_copy.4", stridedCopy4)
+    ? kernel("strided_copy.4", () => stridedCopy(true))
     : t
     ? kernel("transpose_copy.4", transposeCopy4)
-    : kernel("strided_copy", stridedCopy);
+    : kernel("strided_copy", () => stridedCopy());
   const items = v ? n / 4 : t ? n / 16 : n;
   launch(k, [src, dst], grid1d(items), {
     n: items,
@@ -149,7 +149,7 @@ export function binaryInto(name: BinaryName, a: Bound, b: Bound, out: Bound): vo
   const v = VEC4_BINARY.includes(name) ? vec4Axes(c.shape, c.strides) : null;
   const [sh, [sa, sb]] = v ? [v.shape, v.strides] : [c.shape, c.strides];
   const k = v
-    ? kernel(`${name}.${same}.4`, () => binary4(name, !same))
+    ? kernel(`${name}.${same}.4`, () => binary(name, !same, true))
     : kernel(`${name}.${same}`, () => binary(name, !same));
   const items = v ? out.size / 4 : out.size;
   launch(k, [a, b, out], grid1d(items), {

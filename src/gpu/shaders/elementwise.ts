@@ -125,41 +125,28 @@ function offsets(names: string[]): string {
   }`;
 }
 
-/** out = a (op) b; `broadcast` false when both inputs already have the output's shape. */
-export function binary(name: BinaryName, broadcast: boolean): Kernel<typeof BCAST_U> {
-  const body = broadcast
-    ? `${offsets(["sa", "sb"])}\n  let a = A[osa]; let b = B[osb];\n  C[i] = ${BINARY[name]};`
-    : `  let a = A[i]; let b = B[i];\n  C[i] = ${BINARY[name]};`;
-  return {
-    name: `${name}.${broadcast ? "bcast" : "same"}`,
-    bindings: ["read", "read", "rw"],
-    uniforms: BCAST_U,
-    code: `${BCAST_U.wgsl}
-${storage(["A", "f32", "read"], ["B", "f32", "read"], ["C", "f32", "rw"])}
-${main1d(body)}`,
-  };
-}
-
 /** The binary ops that have a vec4 form (the comparisons' select needs a vector form of its own). */
 export const VEC4_BINARY: readonly BinaryName[] = ["add", "sub", "mul", "div"];
 
 /**
- * `binary` four elements at a time: the innermost axis is read as vec4s (the host passes the shape
- * with that axis / 4 and every stride in vec4s). On the software adapter the index decomposition's
+ * out = a (op) b; `broadcast` false when both inputs already have the output's shape. `vec4`:
+ * four elements an invocation, the innermost axis read as vec4s (the host passes the shape with
+ * that axis / 4 and every stride in vec4s). On the software adapter the index decomposition's
  * integer divisions, not the arithmetic, were the cost of a broadcast add (docs/performance.md);
- * here one decomposition serves four elements, and each load brings four.
+ * there one decomposition serves four elements, and each load brings four.
  */
-export function binary4(name: BinaryName, broadcast: boolean): Kernel<typeof BCAST_U> {
-  if (!VEC4_BINARY.includes(name)) throw new Error(`binary4: ${name} has no vec4 form`);
+export function binary(name: BinaryName, broadcast: boolean, vec4 = false): Kernel<typeof BCAST_U> {
+  if (vec4 && !VEC4_BINARY.includes(name)) throw new Error(`binary: ${name} has no vec4 form`);
+  const t = vec4 ? "vec4f" : "f32";
   const body = broadcast
     ? `${offsets(["sa", "sb"])}\n  let a = A[osa]; let b = B[osb];\n  C[i] = ${BINARY[name]};`
     : `  let a = A[i]; let b = B[i];\n  C[i] = ${BINARY[name]};`;
   return {
-    name: `${name}.${broadcast ? "bcast" : "same"}4`,
+    name: `${name}.${broadcast ? "bcast" : "same"}${vec4 ? "4" : ""}`,
     bindings: ["read", "read", "rw"],
     uniforms: BCAST_U,
     code: `${BCAST_U.wgsl}
-${storage(["A", "vec4f", "read"], ["B", "vec4f", "read"], ["C", "vec4f", "rw"])}
+${storage(["A", t, "read"], ["B", t, "read"], ["C", t, "rw"])}
 ${main1d(body)}`,
   };
 }
@@ -190,27 +177,17 @@ const COPY_U = uniformLayout({
 /**
  * The one movement kernel: for every index of `shape`, dst[dstOff + idx·dstStrides] =
  * src[srcOff + idx·srcStrides]. Serves permute, slice, broadcast, concat and their gradients.
- * Copies 32-bit words, so it moves f32 and i32 alike.
+ * Copies 32-bit words, so it moves f32 and i32 alike; `vec4`: four words an invocation (the
+ * innermost axis contiguous on both sides, everything in vec4s; see `binary`).
  */
-export function stridedCopy(): Kernel<typeof COPY_U> {
+export function stridedCopy(vec4 = false): Kernel<typeof COPY_U> {
+  const t = vec4 ? "vec4u" : "u32";
   return {
-    name: "strided_copy",
+    name: `strided_copy${vec4 ? "4" : ""}`,
     bindings: ["read", "rw"],
     uniforms: COPY_U,
     code: `${COPY_U.wgsl}
-${storage(["Src", "u32", "read"], ["Dst", "u32", "rw"])}
-${main1d(`${offsets(["sa", "sb"])}\n  Dst[u.dstOff + osb] = Src[u.srcOff + osa];`)}`,
-  };
-}
-
-/** `stridedCopy` four words at a time (innermost axis contiguous on both sides; see binary4). */
-export function stridedCopy4(): Kernel<typeof COPY_U> {
-  return {
-    name: "strided_copy4",
-    bindings: ["read", "rw"],
-    uniforms: COPY_U,
-    code: `${COPY_U.wgsl}
-${storage(["Src", "vec4u", "read"], ["Dst", "vec4u", "rw"])}
+${storage(["Src", t, "read"], ["Dst", t, "rw"])}
 ${main1d(`${offsets(["sa", "sb"])}\n  Dst[u.dstOff + osb] = Src[u.srcOff + osa];`)}`,
   };
 }
@@ -243,25 +220,14 @@ ${
 
 const FILL_U = uniformLayout({ n: "u32", value: "u32" });
 
-export function fill(): Kernel<typeof FILL_U> {
+/** Every word of Y set to `value`; `vec4`: four words an invocation (n counts vec4s). */
+export function fill(vec4 = false): Kernel<typeof FILL_U> {
   return {
-    name: "fill",
+    name: `fill${vec4 ? "4" : ""}`,
     bindings: ["rw"],
     uniforms: FILL_U,
     code: `${FILL_U.wgsl}
-${storage(["Y", "u32", "rw"])}
-${main1d(`  Y[i] = u.value;`)}`,
-  };
-}
-
-/** `fill` four words at a time (n counts vec4s). */
-export function fill4(): Kernel<typeof FILL_U> {
-  return {
-    name: "fill4",
-    bindings: ["rw"],
-    uniforms: FILL_U,
-    code: `${FILL_U.wgsl}
-${storage(["Y", "vec4u", "rw"])}
-${main1d(`  Y[i] = vec4u(u.value);`)}`,
+${storage(["Y", vec4 ? "vec4u" : "u32", "rw"])}
+${main1d(`  Y[i] = ${vec4 ? "vec4u(u.value)" : "u.value"};`)}`,
   };
 }
