@@ -11,7 +11,6 @@
 // and `--dtype f32` makes weights that f16 cannot hold (the path of f32-trained checkpoints).
 
 import { parseFlags } from "../src/cli/common.ts";
-import { join } from "node:path";
 import {
   CLIP_ARCHS,
   type ClipArchName,
@@ -24,7 +23,7 @@ import {
   Tensor,
   tidy,
 } from "../mod.ts";
-import { makeRandomClip } from "../src/clip/random.ts";
+import { randomCheckpoint } from "./random_checkpoint.ts";
 import { type CapturedDispatch, rt } from "../src/gpu/runtime.ts";
 import { replayByKernel } from "../src/gpu/replay.ts";
 
@@ -56,19 +55,7 @@ async function modelDir(): Promise<string> {
   if (values.model) return values.model;
   const dtype = values.dtype;
   if (dtype !== "f16" && dtype !== "f32") throw new Error(`--dtype must be f16 or f32`);
-  const dir = join(
-    Deno.env.get("TMPDIR") ?? "/tmp",
-    `antidote-bench-${arch.replace("/", "-")}-${dtype}`,
-  );
-  // HF CLIPModel has no ResNet tower: ResNets are written as OpenAI state dicts.
-  const format = CLIP_ARCHS[arch].visionKind === "resnet" ? "openai" : "hf";
-  try {
-    await Deno.stat(join(dir, format === "hf" ? "config.json" : "open_clip_config.json"));
-  } catch {
-    console.error(`making a random ${arch} checkpoint in ${dir} ...`);
-    await makeRandomClip({ arch, format, out: dir, seed: 1, dtype });
-  }
-  return dir;
+  return await randomCheckpoint(arch, dtype);
 }
 
 /** Runs `step` once to compile, then enough times to fill `target` seconds, syncing once. */

@@ -18,7 +18,6 @@
 // Usage: deno run -A bench/scale.ts [--arch ViT-B/32] [--classes 1000] [--shots 16]
 //        [--epochs 1] [--chunk 0 (auto)] [--n-ctx 16] [--image-probe 8] [--model DIR] [--json]
 
-import { join } from "node:path";
 import { parseFlags } from "../src/cli/common.ts";
 import {
   CLIP_ARCHS,
@@ -29,7 +28,7 @@ import {
   runWithGpu,
   Tensor,
 } from "../mod.ts";
-import { makeRandomClip } from "../src/clip/random.ts";
+import { randomCheckpoint } from "./random_checkpoint.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { mulberry32 } from "../src/io/rng.ts";
 import { imageFeatures } from "../src/clip/pixels.ts";
@@ -71,19 +70,7 @@ const PAPER = { classes: 1000, shots: 16, epochs: 50, batch: 32 };
 const say = (line: string) => values.json || console.log(line);
 
 async function modelDir(): Promise<string> {
-  if (values.model) return values.model;
-  const dir = join(
-    Deno.env.get("TMPDIR") ?? "/tmp",
-    `antidote-bench-${arch.replace("/", "-")}-f16`,
-  );
-  const format = CLIP_ARCHS[arch].visionKind === "resnet" ? "openai" : "hf";
-  try {
-    await Deno.stat(join(dir, format === "hf" ? "config.json" : "open_clip_config.json"));
-  } catch {
-    console.error(`making a random ${arch} checkpoint in ${dir} ...`);
-    await makeRandomClip({ arch, format, out: dir, seed: 1, dtype: "f16" });
-  }
-  return dir;
+  return values.model ?? await randomCheckpoint(arch);
 }
 
 /** C distinct names of 1–3 whole words (45 / 35 / 20 %) that are one token each. */

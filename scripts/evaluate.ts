@@ -157,11 +157,15 @@ await runWithGpu(async () => {
     const fx = await loadFixture(attack, dir);
     try {
       for (const defence of defences) {
-        const cas: number[] = [], asrs: number[] = [];
+        const cas: number[] = [], asrs: number[] = [], steps: number[] = [];
         let seconds = 0;
         // Zero-shot CLIP has no randomness: one run stands for every seed.
         const runs = defence === "none" ? 1 : seeds;
-        const stage = { trigger_steps: trigger.steps, trigger_batch: trigger.batch };
+        const stage = {
+          trigger_steps: trigger.steps,
+          trigger_batch: trigger.batch,
+          trigger_flat: trigger.flatTolerance,
+        };
         const settings: ResultRow["settings"] = defence === "cbpt"
           ? { ...stage, ...tune }
           : defence === "coop"
@@ -182,6 +186,7 @@ await runWithGpu(async () => {
           }
           cas.push(...had.ca.slice(0, runs));
           asrs.push(...had.asr.slice(0, runs));
+          steps.push(...(had.stage1_steps ?? []).slice(0, runs));
           seconds = had.seconds * (cas.length / had.seeds);
           first = cas.length + 1;
           console.error(
@@ -208,6 +213,7 @@ await runWithGpu(async () => {
           });
           cas.push(r.ca);
           asrs.push(r.asr);
+          if (r.stage1Steps !== undefined) steps.push(r.stage1Steps);
           seconds += r.seconds;
           console.error(
             `   CA ${(100 * r.ca).toFixed(2)} %  ASR ${(100 * r.asr).toFixed(2)} %  ` +
@@ -226,6 +232,7 @@ await runWithGpu(async () => {
           ca: cas,
           asr: asrs,
           seconds,
+          ...(steps.length === cas.length ? { stage1_steps: steps } : {}),
           settings,
         };
         console.log(JSON.stringify(row));

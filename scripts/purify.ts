@@ -39,7 +39,9 @@ stage 1: --search per-class|untargeted (per-class: a targeted trigger for every 
          BadNet-like patches but false-alarms on some clean models, docs/scan.md)
          untargeted: --trigger additive|mask  --epsilon 16/255  --epsilon-ladder 32/255,64/255,128/255|none
          --min-share 0.9 (the ladder's larger bounds are tried in turn until one class takes
-         this share of the triggered images)  --trigger-steps 60
+         this share of the triggered images)  --trigger-steps 60 (at most: a bound stops once
+         16 steps keep that share and their mean loss fell by under --trigger-flat 0.05 of the
+         fall so far; 0 runs every step)
          --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 32  --mask-l1 0.1
          --known-trigger: skip stage 1, tune against the attack's own trigger (the oracle
          bound; attacks whose trigger is a fixed per-pixel blend: blended, sig, trojvqa, badclip)
@@ -87,6 +89,7 @@ const { values, positionals } = parseFlags({
     "epsilon-ladder": str,
     "min-share": str,
     "trigger-steps": str,
+    "trigger-flat": str,
     "trigger-lr": str,
     tau: str,
     "trigger-batch": str,
@@ -137,6 +140,7 @@ const RANGES: Record<string, [number, number, boolean?]> = {
   epsilon: [0, 1, true],
   "epsilon-ladder": [0, 1, true],
   "trigger-steps": [1, 100_000],
+  "trigger-flat": [0, 1],
   "trigger-lr": [0, 10, true],
   tau: [0, 100, true],
   "trigger-batch": [2, 4096],
@@ -240,6 +244,7 @@ function stageSettings(
         }),
       minShare,
       steps: num("trigger-steps", v["trigger-steps"], Tk.steps, true),
+      flatTolerance: num("trigger-flat", v["trigger-flat"], Tk.flatTolerance),
       lr: num("trigger-lr", v["trigger-lr"], Tk.lr),
       tau: num("tau", v.tau, Tk.tau),
       batch: num("trigger-batch", v["trigger-batch"], Tk.batch, true),

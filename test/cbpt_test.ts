@@ -16,6 +16,8 @@ import {
   applyTrigger,
   invertTrigger,
   MASK_TRIGGER_DEFAULTS,
+  STOP_WINDOW,
+  stopDue,
   TRIGGER_DEFAULTS,
 } from "../src/cbpt/trigger.ts";
 import { predictClasses } from "../src/clip/pixels.ts";
@@ -187,6 +189,58 @@ Deno.test("stage 1: the ε ladder climbs until one class takes min-share of the 
   }, 1);
   assert.equal(all.attempts.length, 2);
   assert.equal(all.targetShare, Math.max(...all.attempts.map((a) => a.targetShare)));
+  text0.dispose();
+});
+
+Deno.test("stopDue: one class holds the share over the window and the loss has flattened", () => {
+  const w = 4, o = { window: w, share: 0.9, tolerance: 0.05 };
+  const hits = (n: number, c: number) => Array.from({ length: n }, () => [c, c, c, c, c]);
+  // 10 → 2 over the first window, then flat: the last window fell 0.01 ≤ 0.05 × 8.
+  const flat = [10, 6, 4, 2, 2.02, 2.01, 2.0, 2.01, 2.0, 1.99, 2.0, 2.0];
+  assert.equal(stopDue(flat, hits(12, 3), o), true);
+  assert.equal(stopDue(flat, hits(12, 3), { ...o, target: 3 }), true);
+  assert.equal(stopDue(flat, hits(12, 3), { ...o, target: 1 }), false, "the aimed class lacks it");
+  assert.equal(stopDue(flat, hits(12, 3), { ...o, tolerance: 0 }), false, "0: never");
+  assert.equal(stopDue(flat.slice(0, 7), hits(7, 3), o), false, "two windows first");
+  // Two windows in, the first still holding the steep fall: not yet.
+  assert.equal(stopDue(flat.slice(0, 8), hits(8, 3), o), false);
+  // Still falling: the last window fell 1.5 > 0.05 × 8.5.
+  assert.equal(stopDue([10, 8, 6, 4, 3, 2.5, 2, 1.5], hits(8, 3), o), false);
+  // 4 of 5 images a step in class 3 (80 % < 90 %) over the last window.
+  const mixed = [...hits(8, 3), ...Array.from({ length: 4 }, () => [3, 3, 3, 3, 0])];
+  assert.equal(stopDue(flat, mixed, o), false);
+  assert.equal(stopDue(flat, mixed, { ...o, share: 0.8 }), true);
+  // A loss that never fell (or rose) is flat.
+  assert.equal(stopDue([2, 2, 2, 2, 2, 2.1, 2.2, 2.3], hits(8, 3), o), true);
+  assert.equal(STOP_WINDOW, 16);
+});
+
+Deno.test("stage 1 stops early on the toy backdoor: same steps up to the stop, same target", async () => {
+  const { clip, tokenizer } = await toyBackdooredClip();
+  const train = toyImages(16, 5), test = toyImages(40, 77);
+  const text0 = zeroShotClassifier(clip, tokenizer, TOY_CLASSES, ONE_TEMPLATE);
+  const settings = { ...TRIGGER_DEFAULTS, epsilon: TRIGGER_AMPLITUDE, steps: 160, batch: 48 };
+  const early = await invertTrigger(clip, train.set, train.labels, text0, settings, 1);
+  const full = await invertTrigger(clip, train.set, train.labels, text0, {
+    ...settings,
+    flatTolerance: 0,
+  }, 1);
+  console.log(
+    `  stopped after ${early.steps} of 160 steps (loss ${early.losses.at(-1)!.toFixed(3)}; ` +
+      `all 160: ${full.losses.at(-1)!.toFixed(3)})`,
+  );
+  assert.equal(full.steps, 160);
+  assert.equal(full.attempts[0].steps, 160);
+  assert.ok(early.steps < 160 && early.steps % STOP_WINDOW === 0, `steps ${early.steps}`);
+  assert.equal(early.attempts[0].steps, early.steps);
+  assert.equal(early.losses.length, early.steps);
+  assert.deepEqual(early.losses, full.losses.slice(0, early.steps), "the same run, cut short");
+  assert.equal(early.suspectedTarget, TOY_TARGET);
+  assert.equal(full.suspectedTarget, TOY_TARGET);
+  const preds = await predictClasses(clip, applyTrigger(early.trigger, test.set), text0);
+  const nonTarget = test.labels.map((y, i) => (y === TOY_TARGET ? -1 : i)).filter((i) => i >= 0);
+  const asr = nonTarget.filter((i) => preds[i] === TOY_TARGET).length / nonTarget.length;
+  assert.ok(asr > 0.9, `ASR of the early-stopped trigger ${asr}`);
   text0.dispose();
 });
 

@@ -12,20 +12,26 @@ export class BatchedScalars<Tag> {
 
   constructor(readonly every = READ_EVERY) {}
 
-  /** Keeps one step's scalar tensors (they are disposed here); true when a read is due. */
+  /** Keeps one step's scalar (or small) tensors (they are disposed here); true when a read is due. */
   push(tag: Tag, scalars: Tensor[]): boolean {
     this.#pending.push({ tag, scalars });
     return this.#pending.length >= this.every;
   }
 
-  /** Every pending step's values, in push order, from one sync. */
-  async read(): Promise<{ tag: Tag; values: number[] }[]> {
+  /**
+   * Every pending step's values, in push order, from one sync: `values` holds each tensor's first
+   * element (a scalar's value), `arrays` each tensor whole (a small per-step tensor, e.g. logits).
+   */
+  async read(): Promise<{ tag: Tag; values: number[]; arrays: Float32Array[] }[]> {
     const pending = this.#pending;
     if (!pending.length) return [];
     try {
       const all = await readTensors(pending.flatMap((p) => p.scalars));
       let k = 0;
-      return pending.map((p) => ({ tag: p.tag, values: p.scalars.map(() => all[k++][0]) }));
+      return pending.map((p) => {
+        const arrays = p.scalars.map(() => all[k++]);
+        return { tag: p.tag, values: arrays.map((a) => a[0]), arrays };
+      });
     } finally {
       this.dispose();
     }

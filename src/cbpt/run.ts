@@ -156,7 +156,14 @@ export interface CbptReport {
     epsilon?: number;
     losses: number[];
     seconds: number;
-    attempts: { epsilon: number; suspected_target: string; share: number; seconds: number }[];
+    /** Every bound tried; `steps`: the Adam steps it ran (fewer than asked: it stopped early). */
+    attempts: {
+      epsilon: number;
+      suspected_target: string;
+      share: number;
+      steps: number;
+      seconds: number;
+    }[];
   };
   /** Stage 2: the losses of every epoch, its time, and the epoch a resumed run went on from. */
   prompts: { epochs: EpochLosses[]; seconds: number; resumed_from_epoch: number };
@@ -353,6 +360,13 @@ function stage1Lines(o: CbptOptions, inv: Stage1Outcome): string[] {
     ? inv.attempts.findIndex((a) => a.epsilon === trig.epsilon)
     : -1;
   const below = kept > 0 ? inv.attempts[kept - 1] : undefined;
+  const ran = inv.attempts.at(kept >= 0 ? kept : -1)?.steps;
+  if (ran !== undefined && ran < o.trigger.steps) {
+    lines.push(
+      `stage 1: the trigger settled after ${ran} of ${o.trigger.steps} steps (its share held ` +
+        `and the loss flattened; --trigger-flat 0 runs them all)`,
+    );
+  }
   if (below && below.suspectedTarget !== inv.suspectedTarget) {
     // A backdoor's target can first show at a large bound (an opaque patch), but so can a
     // universal adversarial perturbation of an innocent class: say so, the user decides.
@@ -568,6 +582,7 @@ export async function runCbpt(o: CbptOptions): Promise<CbptResult> {
           epsilon: a.epsilon,
           suspected_target: classNames[a.suspectedTarget],
           share: a.targetShare,
+          steps: a.steps,
           seconds: a.seconds,
         })),
       },

@@ -17,7 +17,7 @@ import {
 import { Adam, linfBall } from "../autograd/optim.ts";
 import { noGrad, readTensors, Tensor, tidy } from "../autograd/tensor.ts";
 import type { Clip } from "../clip/model.ts";
-import { encodePixels, imageFeatures, predictClasses } from "../clip/pixels.ts";
+import { encodePixels, imageFeatures, predictClasses, rowArgmax } from "../clip/pixels.ts";
 import { type ImageSet, subset } from "../io/images.ts";
 import { batchDrawer, mulberry32 } from "../io/rng.ts";
 import { triggerInfoNce } from "./losses.ts";
@@ -39,8 +39,15 @@ export interface TriggerSettings {
   epsilonLadder: number[];
   /** Share of triggered images in one class that ends the ladder. */
   minShare: number;
-  /** Adam steps per bound. */
+  /** Adam steps per bound (at most: see `flatTolerance`). */
   steps: number;
+  /**
+   * Early stop: a bound's inversion ends once, over the last STOP_WINDOW steps, the class (the
+   * aimed one, else the most frequent) takes `minShare` (ladderShare) of the triggered batch
+   * images and the mean loss fell by at most this fraction of what it has fallen since step 1
+   * (see stopDue). 0: always run `steps`.
+   */
+  flatTolerance: number;
   /** Adam's learning rate. */
   lr: number;
   /** InfoNCE temperature. */
@@ -65,6 +72,7 @@ export const TRIGGER_DEFAULTS: TriggerSettings = {
   epsilonLadder: [32 / 255, 64 / 255, 128 / 255],
   minShare: 0.9,
   steps: 500,
+  flatTolerance: 0.05,
   lr: 0.01,
   tau: 0.1,
   batch: 64,
@@ -155,8 +163,10 @@ export interface InversionResult {
   suspectedTarget: number;
   /** The share of triggered images that fall into `suspectedTarget`. */
   targetShare: number;
-  /** The loss of every step, in order. */
+  /** The loss of every step, in order (of the bound kept). */
   losses: number[];
+  /** Adam steps the kept bound ran (fewer than `steps` when it stopped early). */
+  steps: number;
   /** Wall-clock time of the whole inversion. */
   seconds: number;
   /** Every bound tried (one, unless the ladder climbed), in order; the kept one is `trigger`'s. */
@@ -171,6 +181,8 @@ export interface TriggerAttempt {
   suspectedTarget: number;
   /** Their share. */
   targetShare: number;
+  /** Adam steps this bound ran. */
+  steps: number;
   /** Wall-clock time of this bound. */
   seconds: number;
 }
@@ -251,6 +263,7 @@ export async function invertTrigger(
         epsilon,
         suspectedTarget: r.suspectedTarget,
         targetShare: r.targetShare,
+        steps: r.steps,
         seconds: r.seconds,
       });
       if (!best || r.targetShare > best.targetShare) best = r;
@@ -305,27 +318,31 @@ async function invertOnce(
       return add(mul(x, sub(1, m)), mul(m, p));
     })();
 
-  const B = Math.min(settings.batch, set.n);
+  const B = Math.min(settings.batch, set.n), C = classText.shape[0];
   const losses: number[] = [];
+  // Per step, the classes its triggered batch fell into (the logits of the step's own forward).
+  const predicted: number[][] = [];
   const nextBatch = batchDrawer(set.n, B, rand);
-  const reader = new BatchedScalars<number>();
+  const reader = new BatchedScalars<number>(STOP_WINDOW);
   const drain = async () => {
-    for (const { tag: step, values: [v] } of await reader.read()) {
+    for (const { tag: step, values: [v], arrays: [, logits] } of await reader.read()) {
       if (!Number.isFinite(v)) {
         throw new Error(`trigger inversion: loss became ${v} at step ${step}`);
       }
       losses.push(v);
+      predicted.push(rowArgmax(logits, C));
       progress?.(...progressLine(label, step, settings.steps, v, t0));
     }
   };
+  let steps = 0;
   try {
     for (let step = 1; step <= settings.steps; step++) {
       const idx = nextBatch();
       const batch = subset(set, idx);
-      const loss = tidy(() => {
+      const [loss, logits] = tidy(() => {
         const x = Tensor.from(batch.pixels, [B, 3, R, R]);
         const aimed = aim === undefined ? undefined : { target: aim, scale };
-        let l = inversionLoss(
+        const terms = inversionTerms(
           clip,
           applyGpu(x),
           clean,
@@ -335,13 +352,24 @@ async function invertOnce(
           settings.tau,
           aimed,
         );
+        let l = terms.loss;
         if (settings.kind === "mask") l = add(l, mul(mean(sigmoid(params[0])), settings.maskL1));
         l.backward();
         opt.step();
         opt.zeroGrad();
-        return l;
+        return [l, terms.logits];
       });
-      if (reader.push(step, [loss])) await drain();
+      steps = step;
+      if (reader.push(step, [loss, logits])) {
+        await drain();
+        const stop = stopDue(losses, predicted, {
+          window: STOP_WINDOW,
+          share: ladderShare(settings),
+          tolerance: settings.flatTolerance,
+          target: aim,
+        });
+        if (stop) break;
+      }
     }
     await drain();
   } finally {
@@ -367,8 +395,37 @@ async function invertOnce(
     suspectedTarget: target,
     targetShare: shares[target],
     losses,
+    steps,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** Steps over which stage 1's early stop judges share and loss (one read-back's worth). */
+export const STOP_WINDOW = 16;
+
+/**
+ * Stage 1's early stop, judged on the steps seen so far: `losses[i]` is step i+1's loss and
+ * `predicted[i]` the classes its triggered batch fell into. True when the last `window` steps
+ * sent at least `share` of their batches' images to one class (`target`, else the most frequent)
+ * and their mean loss is at most `tolerance` × (the total fall since step 1) below the window
+ * before: the trigger does what a backdoor's does and more steps barely move it. Needs two
+ * windows; a loss that has not fallen at all is flat.
+ */
+export function stopDue(
+  losses: readonly number[],
+  predicted: readonly (readonly number[])[],
+  o: { window: number; share: number; tolerance: number; target?: number },
+): boolean {
+  const n = losses.length, w = o.window;
+  if (o.tolerance <= 0 || n < 2 * w || predicted.length !== n) return false;
+  const recent = predicted.slice(n - w).flat();
+  const counts = new Map<number, number>();
+  for (const c of recent) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const top = o.target ?? [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
+  if ((counts.get(top) ?? 0) < o.share * recent.length) return false;
+  const avg = (a: readonly number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const last = avg(losses.slice(n - w)), before = avg(losses.slice(n - 2 * w, n - w));
+  return before - last <= o.tolerance * Math.max(0, losses[0] - last);
 }
 
 /**
@@ -387,12 +444,27 @@ export function inversionLoss(
   tau: number,
   aimed?: { target: number; scale: number },
 ): Tensor {
+  return inversionTerms(clip, triggered, clean, idx, labels, classText, tau, aimed).loss;
+}
+
+/** {@link inversionLoss}, and the triggered images' cosines with each class ([B, C]). */
+function inversionTerms(
+  clip: Clip,
+  triggered: Tensor,
+  clean: Tensor,
+  idx: readonly number[],
+  labels: readonly number[],
+  classText: Tensor,
+  tau: number,
+  aimed?: { target: number; scale: number },
+): { loss: Tensor; logits: Tensor } {
   const trig = encodePixels(clip, triggered);
   const cleanRows = noGrad(() => gatherRows(clean, [...idx]));
   const l = triggerInfoNce(trig, cleanRows, classText, idx.map((i) => labels[i]), tau);
-  if (!aimed) return l;
-  const logits = mul(matmul(trig, classText, { transB: true }), aimed.scale);
-  return add(l, crossEntropy(logits, Array(idx.length).fill(aimed.target)));
+  const logits = matmul(trig, classText, { transB: true });
+  if (!aimed) return { loss: l, logits };
+  const ce = crossEntropy(mul(logits, aimed.scale), Array(idx.length).fill(aimed.target));
+  return { loss: add(l, ce), logits };
 }
 
 /** Share of the set's images that the trigger sends to each class (zero-shot over classText). */
@@ -424,6 +496,7 @@ export async function knownTriggerResult(
     suspectedTarget: known.target,
     targetShare: shares[known.target],
     losses: [],
+    steps: 0,
     seconds: 0,
     attempts: [],
   };

@@ -56,6 +56,8 @@ export interface CellResult {
   ca: number;
   asr: number;
   seconds: number;
+  /** CBPT: the Adam steps stage 1's inversion ran, over every bound tried. */
+  stage1Steps?: number;
 }
 
 /** run.ts's measure, for an attack that always has an ASR. */
@@ -90,7 +92,7 @@ async function noDefence(o: DefenceInput): Promise<{ ca: number; asr: number }> 
   }
 }
 
-async function cbpt(o: DefenceInput): Promise<{ ca: number; asr: number }> {
+async function cbpt(o: DefenceInput): Promise<{ ca: number; asr: number; stage1Steps: number }> {
   const opts: CbptOptions = {
     clip: o.clip,
     tokenizer: o.tokenizer,
@@ -106,11 +108,12 @@ async function cbpt(o: DefenceInput): Promise<{ ca: number; asr: number }> {
     progress: o.progress,
     say: (line) => o.progress?.(line, true),
   };
-  const { classifier } = await runCbpt(opts);
+  const { classifier, report } = await runCbpt(opts);
+  const stage1Steps = report.trigger.attempts.reduce((a, t) => a + t.steps, 0);
   try {
     const pc = async (set: ImageSet) =>
       (await classifier.classify({ pixels01: set.pixels, n: set.n })).labels;
-    return await caAsr(pc, o.test, o.attack);
+    return { ...await caAsr(pc, o.test, o.attack), stage1Steps };
   } finally {
     classifier.dispose();
   }

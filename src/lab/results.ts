@@ -15,6 +15,8 @@ export interface ResultRow {
   asr: number[];
   /** All seeds together. */
   seconds: number;
+  /** CBPT: the Adam steps stage 1's inversion ran per seed (all bounds; it may stop early). */
+  stage1_steps?: number[];
   settings: Record<string, number | string>;
 }
 
