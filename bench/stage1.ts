@@ -9,7 +9,8 @@
 // all `--steps` would have cost at the measured rate.
 //
 // Usage: deno run -A bench/stage1.ts [--arch ViT-B/32] [--classes 10] [--shots 2] [--steps 500]
-//        [--batch 8] [--full] [--ladder] [--model DIR] [--json]
+//        [--batch 8] [--full] [--ladder] [--model DIR | --fixture NAME] [--json]
+// --fixture: a lab fixture (fixtures/NAME) with its own few shots and class names.
 
 import { parseFlags } from "../src/cli/common.ts";
 import { CLIP_ARCHS, type ClipArchName, ClipTokenizer, loadClip, runWithGpu } from "../mod.ts";
@@ -17,6 +18,7 @@ import { mulberry32 } from "../src/io/rng.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
 import { type InversionResult, invertTrigger, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
+import { loadFixture } from "../src/lab/demo.ts";
 import { randomCheckpoint } from "./random_checkpoint.ts";
 
 const { values } = parseFlags({
@@ -30,6 +32,7 @@ const { values } = parseFlags({
     full: { type: "boolean" },
     ladder: { type: "boolean" },
     model: { type: "string" },
+    fixture: { type: "string" },
     json: { type: "boolean" },
   },
 });
@@ -64,14 +67,26 @@ function smoothImages(n: number, R: number, seed: number): Float32Array {
   return out;
 }
 
-await runWithGpu(async () => {
+/** The model, its few shots and class names: a lab fixture's, or a random checkpoint's. */
+async function workload() {
+  if (values.fixture) {
+    const fx = await loadFixture(values.fixture);
+    return { clip: fx.clip, tok: fx.tokenizer, names: fx.classNames, ...fx.train };
+  }
   const dir = values.model ?? await randomCheckpoint(arch);
   const clip = await loadClip(dir);
   const R = clip.config.imageResolution, N = C * SHOTS;
-  const set = { pixels: smoothImages(N, R, 7), n: N, size: R };
-  const labels = Array.from({ length: N }, (_, i) => i % C);
-  const tok = await ClipTokenizer.fromDir(dir).catch(() => ClipTokenizer.bundled());
-  const names = Array.from({ length: C }, (_, c) => `thing ${c}`);
+  return {
+    clip,
+    tok: await ClipTokenizer.fromDir(dir).catch(() => ClipTokenizer.bundled()),
+    names: Array.from({ length: C }, (_, c) => `thing ${c}`),
+    set: { pixels: smoothImages(N, R, 7), n: N, size: R },
+    labels: Array.from({ length: N }, (_, i) => i % C),
+  };
+}
+
+await runWithGpu(async () => {
+  const { clip, tok, names, set, labels } = await workload();
   const text0 = zeroShotClassifier(clip, tok, names, ONE_TEMPLATE);
   const settings = {
     ...TRIGGER_DEFAULTS,
@@ -80,10 +95,9 @@ await runWithGpu(async () => {
     epsilonLadder: values.ladder ? TRIGGER_DEFAULTS.epsilonLadder : [],
   };
   say(
-    `# ${
-      values.model ?? `${arch} (random weights)`
-    }, ${C} classes × ${SHOTS} shots at ${R} px, untargeted inversion, ` +
-      `at most ${STEPS} steps of ${Math.min(B, N)} images`,
+    `# ${values.fixture ?? values.model ?? `${arch} (random weights)`}, ${names.length} ` +
+      `classes, ${set.n} images at ${set.size} px, untargeted inversion, at most ${STEPS} steps ` +
+      `of ${Math.min(B, set.n)} images`,
   );
   const runs: Record<string, unknown> = {};
   const one = async (what: string, flatTolerance: number) => {

@@ -99,6 +99,14 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
       ]),
       [[16, "sneaker"]],
     );
+    // The aimed inversion's settings are the run's too (a --resume with others redoes stage 1),
+    // and it stops early once sneaker holds and the loss is flat (measured: step 48 of 60).
+    assert.equal(report.settings.trigger.search, "per-class");
+    assert.equal(report.settings.trigger.inversion.steps, 60);
+    assert.equal(report.settings.trigger.inversion.flatTolerance, 0.05);
+    const ran = report.trigger.attempts[0].steps;
+    assert.ok(ran < 60 && ran % 16 === 0, `stage 1 ran ${ran} of 60 steps`);
+    assert.match(r.stderr, new RegExp(`the trigger settled after ${ran} of 60 steps`));
   } finally {
     await Deno.remove(out, { recursive: true });
   }

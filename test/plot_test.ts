@@ -68,3 +68,17 @@ Deno.test("progressLine: the ETA leaves out the slow first step ('estimating' un
   assert.ok(eta < 60, second);
   assert.deepEqual(progressLine("stage", 100, 100, null, t0)[1], true);
 });
+
+Deno.test("progressLine: steps read back together (16 a line) get the pace between read-backs", () => {
+  // 20 s a step on a large model; the losses of 16 steps come back in one sync, one line each.
+  const t0 = 1_000, at = (s: number) => t0 + 20_000 * s;
+  const eta = (line: string) => Number(/ETA (\d+) s$/.exec(line)?.[1] ?? NaN);
+  const within = (got: number, want: number) =>
+    assert.ok(got >= want / 1.5 && got <= want * 1.5, `ETA ${got} s, want ~${want} s`);
+  // The first line (step 16): the pace so far, 20 s a step, for the 112 steps left.
+  within(eta(progressLine("stage", 16, 128, 2, t0, "", at(16))[0]), 112 * 20);
+  // The next read-back: 16 steps in 320 s.
+  within(eta(progressLine("stage", 32, 128, 2, t0, "", at(32))[0]), 96 * 20);
+  within(eta(progressLine("stage", 48, 128, 2, t0, "", at(48))[0]), 80 * 20);
+  progressLine("stage", 128, 128, 2, t0, "", at(128));
+});

@@ -270,7 +270,8 @@ function runSettings(o: CbptOptions, nCtx: number) {
     trigger: o.knownTrigger
       ? { known: o.knownTrigger.trigger.kind }
       : (o.search ?? "per-class") === "per-class"
-      ? { search: "per-class", ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch }
+      // The search, then the contrastive inversion aimed at its suspect (its own settings).
+      ? { search: "per-class", ...TARGET_SEARCH_DEFAULTS, ...o.targetSearch, inversion: o.trigger }
       : { search: "untargeted", ...o.trigger },
     tune: o.tune,
     recipe: o.recipe ?? "fixed",

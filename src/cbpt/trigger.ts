@@ -325,14 +325,17 @@ async function invertOnce(
   const nextBatch = batchDrawer(set.n, B, rand);
   const reader = new BatchedScalars<number>(STOP_WINDOW);
   const drain = async () => {
-    for (const { tag: step, values: [v], arrays: [, logits] } of await reader.read()) {
+    const read = await reader.read();
+    for (const { tag: step, values: [v], arrays: [, logits] } of read) {
       if (!Number.isFinite(v)) {
         throw new Error(`trigger inversion: loss became ${v} at step ${step}`);
       }
       losses.push(v);
       predicted.push(rowArgmax(logits, C));
-      progress?.(...progressLine(label, step, settings.steps, v, t0));
     }
+    // One line a read-back: its steps arrive together (progressLine's ETA).
+    const last = read.at(-1);
+    if (last) progress?.(...progressLine(label, last.tag, settings.steps, last.values[0], t0));
   };
   let steps = 0;
   try {

@@ -309,7 +309,8 @@ async function tuneLoop(
   const sums = [0, 0, 0, 0];
   const names = ["L_clean", "L_bd", "L_3", "total"];
   const flush = async () => {
-    for (const { tag: p, values } of await reader.read()) {
+    const read = await reader.read();
+    for (const { tag: p, values } of read) {
       const bad = values.findIndex((v) => !Number.isFinite(v));
       if (bad >= 0) {
         throw new Error(
@@ -324,12 +325,16 @@ async function tuneLoop(
         history.push({ epoch: p.epoch, clean, bd, third, total });
         sums.fill(0);
       }
+    }
+    // One line a read-back: its steps arrive together (progressLine's ETA).
+    const last = read.at(-1);
+    if (last) {
       io.progress?.(
         ...progressLine(
-          `stage 2 (prompts) epoch ${p.epoch}/${s.epochs}`,
-          p.step + 1,
+          `stage 2 (prompts) epoch ${last.tag.epoch}/${s.epochs}`,
+          last.tag.step + 1,
           totalSteps,
-          values[3],
+          last.values[3],
           t0,
         ),
       );
