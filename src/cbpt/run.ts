@@ -327,7 +327,7 @@ async function runStage1(
   say(
     `stage 1: inverting the trigger${aim === undefined ? "" : ` aimed at "${classNames[aim]}"`}` +
       `${trigger.pattern && trigger.pattern !== "full" ? `, a ${trigger.pattern} pattern` : ""}` +
-      ` (${trigger.steps} steps of ${trigger.batch} images) ...`,
+      ` (at most ${trigger.steps} steps of ${trigger.batch} images) ...`,
   );
   const inv = await invertTrigger(
     clip,

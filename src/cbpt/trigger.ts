@@ -437,17 +437,8 @@ export function stopDue(
  * `idx` of `clean`), plus, when `aimed`, the zero-shot cross-entropy toward the suspect.
  * bench/vs-torch times this step.
  */
-export function inversionLoss(
-  clip: Clip,
-  triggered: Tensor,
-  clean: Tensor,
-  idx: readonly number[],
-  labels: readonly number[],
-  classText: Tensor,
-  tau: number,
-  aimed?: { target: number; scale: number },
-): Tensor {
-  return inversionTerms(clip, triggered, clean, idx, labels, classText, tau, aimed).loss;
+export function inversionLoss(...args: Parameters<typeof inversionTerms>): Tensor {
+  return inversionTerms(...args).loss;
 }
 
 /** {@link inversionLoss}, and the triggered images' cosines with each class ([B, C]). */
