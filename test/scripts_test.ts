@@ -308,3 +308,24 @@ Deno.test("compile-size.ts: the binary carries the demo's fixtures, the vocabula
   }
   assert.ok(m.total < 40e6, `${m.total} bytes embedded`);
 });
+
+Deno.test("bench/stage1.ts on the BadNet fixture: the early stop ends sooner, same suspect", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${root}bench/stage1.ts`,
+      ...["--fixture", "badnet", "--steps", "96", "--batch", "16", "--full", "--json"],
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  assert.equal(out.code, 0, text(out.stderr));
+  const r = JSON.parse(text(out.stdout).trim().split("\n").at(-1)!);
+  const early = r["early stop"], full = r["every step"];
+  console.log(`  ${early.steps} steps (target ${early.target}) vs ${full.steps} (${full.target})`);
+  assert.equal(full.steps, 96);
+  assert.ok(early.steps < full.steps && early.steps % 16 === 0, `early stop at ${early.steps}`);
+  assert.equal(early.target, full.target);
+});
