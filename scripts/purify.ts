@@ -40,7 +40,7 @@ stage 1: --search per-class|untargeted (per-class: a targeted trigger for every 
          untargeted: --trigger additive|mask  --epsilon 16/255  --epsilon-ladder 32/255,64/255,128/255|none
          --min-share 0.9 (the ladder's larger bounds are tried in turn until one class takes
          this share of the triggered images)  --trigger-steps 60 (at most: a bound stops once
-         16 steps keep that share and their mean loss fell by under --trigger-flat 0.05 of the
+         16 steps keep that share and their mean loss fell by under --trigger-flat 0.02 of the
          fall so far; 0 runs every step)
          --trigger-lr 0.01 (mask: 0.1)  --tau 0.1  --trigger-batch 32  --mask-l1 0.1
          --known-trigger: skip stage 1, tune against the attack's own trigger (the oracle

@@ -103,7 +103,7 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
     // and it stops early once sneaker holds and the loss is flat (measured: step 48 of 60).
     assert.equal(report.settings.trigger.search, "per-class");
     assert.equal(report.settings.trigger.inversion.steps, 60);
-    assert.equal(report.settings.trigger.inversion.flatTolerance, 0.05);
+    assert.equal(report.settings.trigger.inversion.flatTolerance, 0.02);
     const ran = report.trigger.attempts[0].steps;
     assert.ok(ran < 60 && ran % 16 === 0, `stage 1 ran ${ran} of 60 steps`);
     assert.match(r.stderr, new RegExp(`the trigger settled after ${ran} of 60 steps`));

@@ -72,7 +72,7 @@ export const TRIGGER_DEFAULTS: TriggerSettings = {
   epsilonLadder: [32 / 255, 64 / 255, 128 / 255],
   minShare: 0.9,
   steps: 500,
-  flatTolerance: 0.05,
+  flatTolerance: 0.02,
   lr: 0.01,
   tau: 0.1,
   batch: 64,
