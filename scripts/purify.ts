@@ -416,6 +416,8 @@ await runWithGpu(async () => {
       ? { verdict: report.scan.verdict, target: report.scan.target, score: report.scan.score }
       : {}),
     ...(report.attack ? { asr_on: report.attack.name } : {}),
+    // Stage 1's Adam steps over every bound tried (fewer than asked when it stopped early).
+    trigger_steps: report.trigger.attempts.reduce((n, a) => n + a.steps, 0),
     ca_before: frac(report.ca_before),
     asr_before: frac(report.asr_before),
     ca_after: frac(report.ca_after),

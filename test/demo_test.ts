@@ -107,6 +107,7 @@ Deno.test("demo: purify.ts with no model runs CBPT on the demo fixture and lower
     const ran = report.trigger.attempts[0].steps;
     assert.ok(ran < 60 && ran % 16 === 0, `stage 1 ran ${ran} of 60 steps`);
     assert.match(r.stderr, new RegExp(`the trigger settled after ${ran} of 60 steps`));
+    assert.equal(s.trigger_steps, ran);
   } finally {
     await Deno.remove(out, { recursive: true });
   }
