@@ -138,7 +138,14 @@ await runWithGpu(async () => {
   text0.dispose();
   if (values.json) {
     console.log(
-      JSON.stringify({ arch, classes: C, shots: SHOTS, batch: B, steps: STEPS, ...runs }),
+      JSON.stringify({
+        model: values.fixture ?? values.model ?? arch,
+        classes: names.length,
+        images: set.n,
+        batch: Math.min(B, set.n),
+        steps: STEPS,
+        ...runs,
+      }),
     );
   }
 });
