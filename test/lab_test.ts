@@ -193,8 +193,18 @@ Deno.test("results.md as written is what deno fmt makes of it (aligned table, wr
     row("badnet", "cbpt", 3, 0.821, 0.021),
     row("trojvqa", "none", 1, 0.867, 1),
     row("trojvqa", "coop", 1, 0.853, 0.991),
+    {
+      ...row("sig", "cbpt", 3, 0.835, 0.047),
+      stage1_steps: [180, 168, 180],
+      settings: { trigger_flat: 0.02 },
+    },
   ]);
   assert.match(md, /\| badnet {2}\| 86\.3/, "columns are padded");
+  assert.match(md, /inversion\s+steps\s+per\s+seed,.*:\s+sig\s+180,\s+168,\s+180\./s);
+  assert.match(
+    md,
+    /before\s+stage\s+1\s+could\s+stop\s+early\s+\(every\s+step\s+ran\):\s+badnet\./,
+  );
   const fmt = new Deno.Command(Deno.execPath(), {
     args: ["fmt", "--ext", "md", "-"],
     stdin: "piped",

@@ -102,7 +102,31 @@ export function resultsMarkdown(rows: readonly ResultRow[]): string {
     "",
     `Mean time per run: ${time.join(", ")}.`,
     "",
+    ...stage1StepsNote(rows),
   ].join("\n");
+}
+
+/**
+ * CBPT's stage 1 steps per seed (summed over the ε bounds tried), and which rows ran before the
+ * inversion could stop early (their settings have no trigger_flat: every step ran).
+ */
+function stage1StepsNote(rows: readonly ResultRow[]): string[] {
+  const cbpt = rows.filter((r) => r.defence === "cbpt");
+  const counted = cbpt.filter((r) => r.stage1_steps?.length);
+  const before = cbpt.filter((r) => r.settings.trigger_flat === undefined);
+  if (!counted.length && !before.length) return [];
+  const text = [
+    counted.length
+      ? "CBPT's stage 1 inversion steps per seed, over every ε bound tried (a bound stops early " +
+        "once one class holds the share and the loss is flat; docs/method.md): " +
+        counted.map((r) => `${r.attack} ${r.stage1_steps!.join(", ")}`).join("; ") + "."
+      : "",
+    before.length
+      ? `Measured before stage 1 could stop early (every step ran): ` +
+        `${before.map((r) => r.attack).join(", ")}.`
+      : "",
+  ].filter(Boolean).join(" ");
+  return [wrapProse(text), ""];
 }
 
 const COLORS: Record<string, string> = {
