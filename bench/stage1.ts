@@ -17,7 +17,12 @@ import { CLIP_ARCHS, type ClipArchName, ClipTokenizer, loadClip, runWithGpu } fr
 import { mulberry32 } from "../src/io/rng.ts";
 import { ONE_TEMPLATE } from "../src/clip/templates.ts";
 import { zeroShotClassifier } from "../src/clip/zeroshot.ts";
-import { type InversionResult, invertTrigger, TRIGGER_DEFAULTS } from "../src/cbpt/trigger.ts";
+import {
+  type InversionResult,
+  invertTrigger,
+  stepsRun,
+  TRIGGER_DEFAULTS,
+} from "../src/cbpt/trigger.ts";
 import { loadFixture } from "../src/lab/demo.ts";
 import { randomCheckpoint } from "./random_checkpoint.ts";
 
@@ -110,7 +115,7 @@ await runWithGpu(async () => {
       1,
       (line) => values.json || console.error(line),
     );
-    const steps = r.attempts.reduce((a, t) => a + t.steps, 0);
+    const steps = stepsRun(r.attempts);
     const perStep = r.seconds / steps;
     runs[what] = {
       steps,

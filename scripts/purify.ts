@@ -13,7 +13,12 @@ import {
 import { loadTokenizer, parseFlags, stderrProgress, warnLine } from "../src/cli/common.ts";
 import { type CbptOptions, type EvalAttack, runCbpt } from "../src/cbpt/run.ts";
 import { prepareOutDir, writeCbptOutputs } from "../src/cli/outputs.ts";
-import { TRIGGER_DEFAULTS, triggerDefaults, type TriggerSettings } from "../src/cbpt/trigger.ts";
+import {
+  stepsRun,
+  TRIGGER_DEFAULTS,
+  triggerDefaults,
+  type TriggerSettings,
+} from "../src/cbpt/trigger.ts";
 import { parseSearchPatterns, type TargetSearchSettings } from "../src/cbpt/targets.ts";
 import { type ThirdLoss, TUNE_DEFAULTS, type TuneSettings } from "../src/cbpt/tune.ts";
 import { type ContextInit, fitContext } from "../src/cbpt/prompts.ts";
@@ -417,7 +422,7 @@ await runWithGpu(async () => {
       : {}),
     ...(report.attack ? { asr_on: report.attack.name } : {}),
     // Stage 1's Adam steps over every bound tried (fewer than asked when it stopped early).
-    trigger_steps: report.trigger.attempts.reduce((n, a) => n + a.steps, 0),
+    trigger_steps: stepsRun(report.trigger.attempts),
     ca_before: frac(report.ca_before),
     asr_before: frac(report.asr_before),
     ca_after: frac(report.ca_after),

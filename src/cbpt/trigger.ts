@@ -403,6 +403,11 @@ async function invertOnce(
   };
 }
 
+/** Adam steps stage 1 ran over every bound tried (attempts as in InversionResult or a report). */
+export function stepsRun(attempts: readonly { steps: number }[]): number {
+  return attempts.reduce((n, a) => n + a.steps, 0);
+}
+
 /** Steps over which stage 1's early stop judges share and loss (one read-back's worth). */
 export const STOP_WINDOW = 16;
 

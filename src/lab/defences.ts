@@ -24,7 +24,7 @@ import { type Progress, progressLine } from "../cbpt/progress.ts";
 import { initialContext, promptTokens } from "../cbpt/prompts.ts";
 import { PurifiedClassifier } from "../cbpt/purified.ts";
 import { type CbptOptions, type EvalAttack, measure, runCbpt } from "../cbpt/run.ts";
-import type { TriggerSettings } from "../cbpt/trigger.ts";
+import { stepsRun, type TriggerSettings } from "../cbpt/trigger.ts";
 import { tunePrompts, type TuneSettings } from "../cbpt/tune.ts";
 
 export const DEFENCES = ["none", "cbpt", "coop", "finetune"] as const;
@@ -109,7 +109,7 @@ async function cbpt(o: DefenceInput): Promise<{ ca: number; asr: number; stage1S
     say: (line) => o.progress?.(line, true),
   };
   const { classifier, report } = await runCbpt(opts);
-  const stage1Steps = report.trigger.attempts.reduce((a, t) => a + t.steps, 0);
+  const stage1Steps = stepsRun(report.trigger.attempts);
   try {
     const pc = async (set: ImageSet) =>
       (await classifier.classify({ pixels01: set.pixels, n: set.n })).labels;
