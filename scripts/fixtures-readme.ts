@@ -97,21 +97,25 @@ for await (const e of await entries(join(dir, "zoo"))) {
   ]);
 }
 zooRows.sort((a, b) => a[0].localeCompare(b[0]));
-// family2/: made by other code (tools/torch-family), recorded in the same spirit.
-const famRows: string[][] = [];
-for await (const e of await entries(join(dir, "family2"))) {
-  if (!e.isDirectory) continue;
-  const rec = JSON.parse(await Deno.readTextFile(join(dir, "family2", e.name, "backdoor.json")));
-  const after = rec.backdoored ?? { ca: rec.ca, asr: null };
-  famRows.push([
-    e.name,
-    rec.attack === "none" ? "clean" : `${rec.attack} → ${rec.target}, ${rec.rate} of pairs`,
-    pct(after.ca),
-    after.asr === null || after.asr === undefined ? "–" : pct(after.asr),
-    mins(rec.seconds),
-  ]);
+// family2/ and family3/: made by other code (tools/torch-family), recorded in the same spirit.
+async function torchRows(family: string): Promise<string[][]> {
+  const out: string[][] = [];
+  for await (const e of await entries(join(dir, family))) {
+    if (!e.isDirectory) continue;
+    const rec = JSON.parse(await Deno.readTextFile(join(dir, family, e.name, "backdoor.json")));
+    const after = rec.backdoored ?? { ca: rec.ca, asr: null };
+    out.push([
+      e.name,
+      rec.attack === "none" ? "clean" : `${rec.attack} → ${rec.target}, ${rec.rate} of pairs`,
+      pct(after.ca),
+      after.asr === null || after.asr === undefined ? "–" : pct(after.asr),
+      mins(rec.seconds),
+    ]);
+  }
+  return out.sort((a, b) => a[0].localeCompare(b[0]));
 }
-famRows.sort((a, b) => a[0].localeCompare(b[0]));
+const famRows = await torchRows("family2");
+const fam3Rows = await torchRows("family3");
 
 const text = `# The backdoor lab's fixtures
 
@@ -177,6 +181,14 @@ BPE vocabulary, in Hugging Face layout (ViT 4 × 128, patch 4 at 28 px, text con
 and \`trigger.json\` the trigger. CA and ASR as measured in PyTorch on \`data/test.safetensors\`.
 
 ${markdownTable(["model", "poisoning", "CA", "ASR", "time"], famRows)}
+
+## family3/: another size and recipe, by the same other code
+
+The scan's third held-out round (docs/scan.md): ViT 6 × 128 with patch 7 (16 patches at 28 px),
+embedding 96, batch 128, \`clean\` 1,200 steps at lr 7e-4; made with the scan's rule unchanged
+since round 2 and scanned after. \`tools/torch-family/README.md\` has the commands.
+
+${markdownTable(["model", "poisoning", "CA", "ASR", "time"], fam3Rows)}
 `;
 await writeAtomic(join(dir, "README.md"), text);
 console.log(`wrote ${join(dir, "README.md")}`);

@@ -67,6 +67,10 @@ ATTACKS = {  # name -> (attack, target class)
     "blended-dress": ("blended", "dress"),
     "badnet-shirt": ("badnet", "shirt"),
     "sig-bag": ("sig", "bag"),
+    # Held out, third round: another size and recipe (fixtures/family3), made before the scan
+    # was run on any of them and with its rule unchanged.
+    "badnet-tshirt": ("badnet", "t-shirt"),
+    "blended-boot": ("blended", "ankle boot"),
 }
 
 
